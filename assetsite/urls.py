@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from media import views as media_views
+from tagging import views as tagging_views
+from tagging.api import TaggedAssetViewSet
+
+router = DefaultRouter()
+router.register("assets", TaggedAssetViewSet, basename="asset")
+
+api_urls = [
+    *router.urls,
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="swagger-ui"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+]
+
+urlpatterns = [
+    path("", tagging_views.TaggedLibraryView.as_view(), name="library"),
+    path("upload/", media_views.UploadView.as_view(), name="upload"),
+    path("assets/<uuid:asset_id>/", tagging_views.TaggedAssetDetailView.as_view(), name="asset-detail"),
+    path("assets/<uuid:asset_id>/original/", media_views.asset_file, name="asset-file"),
+    path("assets/<uuid:asset_id>/thumbnail/<str:size>/", media_views.asset_thumbnail, name="asset-thumbnail"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+    path("api/", include((api_urls, "api"))),
+]

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class TaggingStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    TAGGED = "tagged", "Tagged"
+    FAILED = "failed", "Failed"
+
+
+class Asset(models.Model):
+    """One uploaded image. Files are named by id, never by the uploaded filename."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assets")
+    file = models.FileField(max_length=255)
+    original_filename = models.CharField(max_length=255)
+    title = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64)
+    format = models.CharField(max_length=10)
+    mime_type = models.CharField(max_length=40)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    byte_size = models.PositiveBigIntegerField()
+    taken_at = models.DateTimeField(null=True, blank=True)
+    camera = models.CharField(max_length=255, blank=True)
+    thumbnail_small = models.FileField(max_length=255, blank=True)
+    thumbnail_large = models.FileField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Driven by the tagging pipeline.
+    tagging_status = models.CharField(max_length=12, choices=TaggingStatus.choices, default=TaggingStatus.PENDING)
+    tagging_error = models.TextField(blank=True)
+    tagging_attempts = models.PositiveSmallIntegerField(default=0)
+    tagging_task_id = models.CharField(max_length=64, blank=True)
+    tagging_enqueued_at = models.DateTimeField(null=True, blank=True)
+    tagging_started_at = models.DateTimeField(null=True, blank=True)
+    tagged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "sha256"], name="asset_unique_content_per_owner"),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "-created_at", "-id"], name="asset_owner_created"),
+            models.Index(fields=["tagging_status", "tagging_enqueued_at"], name="asset_tagging_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.original_filename
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.original_filename
+
+    @property
+    def megapixels(self) -> float:
+        return self.width * self.height / 1_000_000

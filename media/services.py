@@ -1,0 +1,168 @@
+"""Writes to the asset library. Every upload, from the web form or the API, goes through asset_create."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import unicodedata
+from dataclasses import dataclass
+from typing import IO
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+
+from media.imaging import ImageRejected, derived_exif, make_thumbnail, open_and_verify
+from media.models import Asset
+from media.signals import asset_created
+
+logger = logging.getLogger(__name__)
+
+
+class AssetRejected(Exception):
+    """An upload was refused. ``code`` is stable for clients, ``message`` is for people."""
+
+    def __init__(self, code: str, message: str, *, status: int = 400, filename: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.filename = filename
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    asset: Asset
+    created: bool
+
+
+def clean_filename(name: str | None) -> str:
+    """The uploaded name, for display only: no directories, no control characters, bounded length."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = unicodedata.normalize("NFC", base)
+    base = "".join(ch for ch in base if ch.isprintable()).strip().lstrip(".")
+    if len(base) > 200:
+        stem, dot, ext = base.rpartition(".")
+        base = (stem[: 200 - len(ext) - 1] + dot + ext) if dot and len(ext) <= 10 else base[:200]
+    return base or "upload"
+
+
+def _sha256(source: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    source.seek(0)
+    for chunk in iter(lambda: source.read(1 << 20), b""):
+        digest.update(chunk)
+    source.seek(0)
+    return digest.hexdigest()
+
+
+def _file_size(source: IO[bytes]) -> int:
+    size = getattr(source, "size", None)
+    if isinstance(size, int):
+        return size
+    position = source.tell()
+    source.seek(0, os.SEEK_END)
+    size = source.tell()
+    source.seek(position)
+    return size
+
+
+def _delete_quietly(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except Exception:  # cleanup must not hide the original error
+            logger.exception("could not delete %s after a failed upload", name)
+
+
+def asset_create(*, owner: AbstractBaseUser, file: IO[bytes], filename: str | None = None) -> UploadResult:
+    """Validate, store and record an uploaded image for ``owner``.
+
+    The same content uploaded again by the same owner returns the existing asset. A refusal raises
+    AssetRejected and leaves nothing behind, in storage or in the database.
+    """
+    display_name = clean_filename(filename if filename is not None else getattr(file, "name", None))
+    size = _file_size(file)
+    if size == 0:
+        raise AssetRejected("empty_file", f"{display_name} is empty.", filename=display_name)
+    if size > settings.ASSET_MAX_BYTES:
+        raise AssetRejected(
+            "file_too_large",
+            f"{display_name} is {size / 1e6:.1f} MB; the limit is {settings.ASSET_MAX_BYTES / 1e6:.1f} MB.",
+            status=413,
+            filename=display_name,
+        )
+    sha256 = _sha256(file)
+    existing = Asset.objects.filter(owner=owner, sha256=sha256).first()
+    if existing is not None:
+        return UploadResult(asset=existing, created=False)
+    try:
+        info, upright, exif = open_and_verify(file, max_pixels=settings.ASSET_MAX_PIXELS)
+    except ImageRejected as rejection:
+        status = {"unsupported_format": 415, "too_many_pixels": 413}.get(rejection.code, 400)
+        raise AssetRejected(rejection.code, f"{display_name}: {rejection.message}", status=status,
+                            filename=display_name) from None
+    thumb_exif = derived_exif(exif, strip_gps=settings.ASSET_STRIP_GPS)
+    thumbnails = {
+        name: make_thumbnail(upright, side, exif=thumb_exif) for name, side in settings.ASSET_THUMBNAIL_SIZES.items()
+    }
+    upright.close()
+
+    asset = Asset(
+        owner=owner,
+        original_filename=display_name,
+        sha256=sha256,
+        format=info.format,
+        mime_type=info.mime_type,
+        width=info.width,
+        height=info.height,
+        byte_size=size,
+        taken_at=info.taken_at,
+        camera=info.camera,
+    )
+    shard = asset.id.hex[:2]
+    saved: list[str] = []
+    try:
+        file.seek(0)
+        asset.file.name = default_storage.save(f"originals/{shard}/{asset.id.hex}.{info.extension}", File(file))
+        saved.append(asset.file.name)
+        asset.thumbnail_small.name = default_storage.save(
+            f"thumbnails/{shard}/{asset.id.hex}-small.webp", ContentFile(thumbnails["small"])
+        )
+        saved.append(asset.thumbnail_small.name)
+        asset.thumbnail_large.name = default_storage.save(
+            f"thumbnails/{shard}/{asset.id.hex}-large.webp", ContentFile(thumbnails["large"])
+        )
+        saved.append(asset.thumbnail_large.name)
+        with transaction.atomic():
+            asset.save(force_insert=True)
+            asset_created.send(sender=Asset, asset=asset)
+    except IntegrityError:
+        # The same content arrived twice at once; the other request won.
+        _delete_quietly(saved)
+        winner = Asset.objects.filter(owner=owner, sha256=sha256).first()
+        if winner is None:
+            raise
+        return UploadResult(asset=winner, created=False)
+    except BaseException:
+        _delete_quietly(saved)
+        raise
+    return UploadResult(asset=asset, created=True)
+
+
+def asset_update(*, asset: Asset, title: str | None = None) -> Asset:
+    if title is not None:
+        asset.title = title.strip()[:255]
+        asset.save(update_fields=["title", "updated_at"])
+    return asset
+
+
+def asset_delete(*, asset: Asset) -> None:
+    """Delete the row (and everything hanging off it), then its files once the deletion commits."""
+    names = [name for name in (asset.file.name, asset.thumbnail_small.name, asset.thumbnail_large.name) if name]
+    with transaction.atomic():
+        asset.delete()
+        transaction.on_commit(lambda: _delete_quietly(names))

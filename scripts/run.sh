@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install, prepare the database and start the site with its Celery worker on http://127.0.0.1:8000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/bootstrap.sh
+
+export DEBUG=${DEBUG:-1}
+PORT=${PORT:-8000}
+mkdir -p var/log
+.venv/bin/python manage.py migrate --noinput
+.venv/bin/python manage.py create_user demo --password demo --no-validate --if-missing
+
+# Fetch the default COCO weights once; offline the site still runs and tagging explains what to do.
+if [ -z "${TAGGING_MODEL:-}" ] || [[ "${TAGGING_MODEL}" != */* && "${TAGGING_MODEL}" != *.pt* ]]; then
+  timeout 300 .venv/bin/python manage.py download_weights ${TAGGING_MODEL:-fasterrcnn_mobilenet_v3_large_fpn} \
+    || echo "WARNING: could not download detector weights; uploads will be marked failed with instructions." >&2
+fi
+
+# One worker process serves the detection queue and runs the periodic sweeper (-B).
+.venv/bin/celery -A assetsite worker -Q detection,celery -B --concurrency "${WORKER_CONCURRENCY:-1}" \
+  --loglevel INFO >var/log/worker.log 2>&1 &
+WORKER_PID=$!
+trap 'kill $WORKER_PID 2>/dev/null; wait $WORKER_PID 2>/dev/null' EXIT INT TERM
+
+cat <<BANNER
+
+  assetsite is starting on http://127.0.0.1:${PORT}/
+  Log in as:  demo / demo
+  Worker log: var/log/worker.log      Stop with Ctrl-C.
+
+BANNER
+.venv/bin/python manage.py runserver "127.0.0.1:${PORT}"

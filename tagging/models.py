@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from media.models import Asset
+from tagging.boxes import Box
+
+
+class Label(models.Model):
+    """A tag name: COCO's, a custom model's, or one a user typed. Stored lower-case."""
+
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DetectionRun(models.Model):
+    """Provenance of one detection attempt on one asset: which model, with which settings, how it went."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="detection_runs")
+    model_name = models.CharField(max_length=200)
+    weights = models.CharField(max_length=255, blank=True)
+    device = models.CharField(max_length=32, blank=True)
+    score_threshold = models.FloatField(null=True, blank=True)
+    label_thresholds = models.JSONField(default=dict, blank=True)
+    max_detections = models.PositiveIntegerField(null=True, blank=True)
+    min_box_size = models.PositiveIntegerField(null=True, blank=True)
+    batch_size = models.PositiveSmallIntegerField(default=1)
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    detection_count = models.PositiveIntegerField(default=0)
+    succeeded = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["asset", "-started_at"], name="run_asset_started")]
+
+    def __str__(self) -> str:
+        return f"{self.model_name} on {self.asset_id} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class DetectionSource(models.TextChoices):
+    AUTO = "auto", "Automatic"
+    MANUAL = "manual", "Manual"
+
+
+class ReviewState(models.TextChoices):
+    UNREVIEWED = "unreviewed", "Not reviewed"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class Detection(models.Model):
+    """One object in one image. The box is null for a manual tag without a box."""
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="detections")
+    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="detections")
+    confidence = models.FloatField()
+    x = models.PositiveIntegerField(null=True, blank=True)
+    y = models.PositiveIntegerField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=8, choices=DetectionSource.choices, default=DetectionSource.AUTO)
+    review = models.CharField(max_length=10, choices=ReviewState.choices, default=ReviewState.UNREVIEWED)
+    run = models.ForeignKey(DetectionRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="detections")
+    created_at = models.DateTimeField(auto_now_add=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-confidence", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(x__isnull=True, y__isnull=True, width__isnull=True, height__isnull=True)
+                    | models.Q(x__isnull=False, y__isnull=False, width__gt=0, height__gt=0)
+                ),
+                name="detection_box_complete_or_absent",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(confidence__gte=0.0, confidence__lte=1.0), name="detection_confidence_0_1"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["asset", "source", "review"], name="detection_asset_source"),
+            models.Index(fields=["label", "-confidence"], name="detection_label_confidence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label.name} {self.confidence:.2f}"
+
+    @property
+    def box(self) -> Box | None:
+        if self.x is None or self.y is None or self.width is None or self.height is None:
+            return None
+        return Box(x=self.x, y=self.y, width=self.width, height=self.height)
+
+    @box.setter
+    def box(self, value: Box | None) -> None:
+        self.x, self.y, self.width, self.height = (
+            (value.x, value.y, value.width, value.height) if value is not None else (None, None, None, None)
+        )
+
+    @property
+    def reviewed(self) -> bool:
+        return self.review != ReviewState.UNREVIEWED
+
+
+class AssetTag(models.Model):
+    """Per asset and label: the strongest confidence and how many objects, kept in step with detections.
+
+    Rejected detections do not count. ``owner`` is copied from the asset so facet counts can be
+    scoped without a join.
+    """
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="tags")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="asset_tags")
+    confidence = models.FloatField()
+    count = models.PositiveIntegerField()
+    max_area = models.FloatField(default=0.0, help_text="Largest box as a share of the image area (0-1).")
+    has_manual = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-confidence"]
+        constraints = [models.UniqueConstraint(fields=["asset", "label"], name="asset_tag_unique_label")]
+        indexes = [
+            models.Index(fields=["owner", "label", "-confidence"], name="asset_tag_owner_label"),
+            models.Index(fields=["label", "asset"], name="asset_tag_label_asset"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label.name}×{self.count}"

@@ -1,0 +1,181 @@
+"""One detection task, step by step: claim, read, decode, detect, write.
+
+Kept apart from the Celery task so the benchmark runs exactly the code the worker runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import InterfaceError, OperationalError
+from django.utils import timezone
+from PIL import Image
+
+from media.models import Asset
+from tagging import services
+from tagging.detector import Detector, DetectorError, open_upright_image
+from tagging.worker import batch_size_for, get_detector
+
+logger = logging.getLogger(__name__)
+
+
+class TransientError(Exception):
+    """Worth retrying later: the database, the broker or the storage was briefly unreachable,
+    or the task hit its soft time limit (which counts as an attempt)."""
+
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TimeoutError,
+    SoftTimeLimitExceeded,
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    asset_id: str
+    status: str  # tagged, failed, skipped
+    detail: str = ""
+
+
+def _decode(asset: Asset, detector: Detector) -> Image.Image:
+    target = max(detector.input_size_for(asset.width, asset.height))
+    with default_storage.open(asset.file.name, "rb") as handle:
+        return open_upright_image(handle, target_long_side=target)
+
+
+def _run_info(detector: Detector, *, task_id: str, worker: str, batch: int, started, duration_ms: int) -> services.RunInfo:  # type: ignore[no-untyped-def]
+    config = detector.config
+    return services.RunInfo(
+        model_name=detector.model_name,
+        weights=detector.weights_identity,
+        device=str(detector.device),
+        score_threshold=config.score_threshold,
+        label_thresholds=dict(config.label_thresholds),
+        max_detections=config.max_detections,
+        min_box_size=config.min_box_size,
+        batch_size=batch,
+        started_at=started,
+        duration_ms=duration_ms,
+        task_id=task_id,
+        worker=worker,
+    )
+
+
+def give_up_message(attempts: int) -> str:
+    return (
+        f"Gave up after {attempts} attempts: tagging this image never finished (the worker crashed, ran out of "
+        "memory or hit the time limit). Check the worker log, then retry with "
+        "`python manage.py retag --status failed`."
+    )
+
+
+def _hand_back(assets: list[Asset], *, primary_id: uuid.UUID, task_id: str, error: BaseException) -> None:
+    """After a transient error: put unfinished claims back to pending; the task retry covers the primary."""
+    message = f"Interrupted ({type(error).__name__}: {error}); will retry."
+    try:
+        secondaries = [
+            asset.pk
+            for asset in assets
+            if services.tagging_release(asset_id=asset.pk, task_id=task_id, error=message) and asset.pk != primary_id
+        ]
+        if secondaries:
+            services.tagging_enqueue(asset_ids=secondaries)
+    except TRANSIENT_ERRORS:
+        # The database is down too: the claims stay "processing" and the sweeper frees them later.
+        logger.warning("could not hand back %d claimed assets", len(assets))
+
+
+def run_detection(*, asset_id: str, task_id: str, model: str = "", worker: str = "") -> list[Outcome]:
+    """Tag ``asset_id`` (and, on a GPU, other waiting assets in the same forward pass).
+
+    Raises TransientError when a retry may succeed; every other problem ends the asset ``failed``
+    with a message for people.
+    """
+    try:
+        key = uuid.UUID(str(asset_id))
+    except ValueError:
+        return [Outcome(str(asset_id), "skipped", "not an asset id")]
+    try:
+        primary = services.tagging_claim(asset_id=key, task_id=task_id)
+        if primary is None:
+            current = Asset.objects.filter(pk=key).values_list("tagging_status", flat=True).first()
+            return [Outcome(str(key), "skipped", "asset deleted" if current is None else f"already {current}")]
+        if primary.tagging_attempts > settings.TAGGING_MAX_ATTEMPTS:
+            services.tagging_fail(asset_id=key, error=give_up_message(primary.tagging_attempts - 1))
+            return [Outcome(str(key), "failed", "too many attempts")]
+    except TRANSIENT_ERRORS as error:
+        raise TransientError(f"{type(error).__name__}: {error}") from error
+
+    try:
+        detector = get_detector(model)
+    except DetectorError as error:
+        # Missing weights or a broken checkpoint: retrying will not help until an operator acts.
+        services.tagging_fail(asset_id=key, error=str(error))
+        return [Outcome(str(key), "failed", str(error))]
+
+    claimed = [primary]
+    finished: set[uuid.UUID] = set()
+    outcomes: list[Outcome] = []
+    try:
+        if not model and primary.tagging_attempts == 1:
+            claimed += services.tagging_claim_batch(task_id=task_id, limit=batch_size_for(detector) - 1, exclude=key)
+        started_at = timezone.now()
+        started = time.monotonic()
+        images: list[Image.Image] = []
+        decoded: list[Asset] = []
+        for asset in claimed:
+            try:
+                images.append(_decode(asset, detector))
+                decoded.append(asset)
+            except FileNotFoundError:
+                message = "The original file is missing from storage. Upload the image again."
+            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+                if isinstance(error, TRANSIENT_ERRORS):
+                    raise
+                message = f"The stored image could not be decoded ({error}). Upload it again."
+            else:
+                continue
+            services.tagging_fail(asset_id=asset.pk, error=message)
+            finished.add(asset.pk)
+            outcomes.append(Outcome(str(asset.pk), "failed", message))
+        if decoded:
+            found = detector.detect(images, original_sizes=[(asset.width, asset.height) for asset in decoded])
+            info = _run_info(
+                detector,
+                task_id=task_id,
+                worker=worker,
+                batch=len(decoded),
+                started=started_at,
+                duration_ms=int((time.monotonic() - started) * 1000),
+            )
+            for asset, objects in zip(decoded, found):
+                run = services.detections_replace(
+                    asset_id=asset.pk,
+                    objects=[services.FoundObject(obj.label, obj.confidence, obj.box) for obj in objects],
+                    info=info,
+                )
+                finished.add(asset.pk)
+                outcomes.append(Outcome(str(asset.pk), "tagged" if run else "skipped", f"{len(objects)} objects"))
+        for image in images:
+            image.close()
+    except TRANSIENT_ERRORS as error:
+        _hand_back([a for a in claimed if a.pk not in finished], primary_id=key, task_id=task_id, error=error)
+        raise TransientError(f"{type(error).__name__}: {error}") from error
+    except Exception as error:
+        # Deterministic failures (a model error on this input, say) would fail again: stop here.
+        logger.exception("detection failed for %s", [str(a.pk) for a in claimed])
+        message = f"Detection failed ({type(error).__name__}: {str(error)[:500]}). Retry with `retag` after fixing."
+        for asset in claimed:
+            if asset.pk not in finished:
+                services.tagging_fail(asset_id=asset.pk, error=message)
+                outcomes.append(Outcome(str(asset.pk), "failed", message))
+    return outcomes

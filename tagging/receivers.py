@@ -1,0 +1,57 @@
+"""Hooks into media and the Celery worker."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from celery.signals import worker_init, worker_process_init, worker_ready
+from django.db import transaction
+from django.dispatch import receiver
+
+from media.models import Asset
+from media.signals import asset_created
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(asset_created, sender=Asset, dispatch_uid="tagging.enqueue_new_asset")
+def enqueue_new_asset(sender: type[Asset], asset: Asset, **kwargs: Any) -> None:
+    from tagging.services import tagging_enqueue
+
+    asset_id = asset.pk
+    # Only once the row is committed can a worker see it.
+    transaction.on_commit(lambda: tagging_enqueue(asset_ids=[asset_id]), robust=True)
+
+
+@worker_init.connect
+def remember_concurrency(sender: Any = None, **kwargs: Any) -> None:
+    # Children inherit the environment; they size torch's thread pool from it.
+    concurrency = getattr(sender, "concurrency", None)
+    if concurrency:
+        os.environ["TAGGING_WORKER_CONCURRENCY"] = str(concurrency)
+
+
+@worker_process_init.connect
+def load_detector_after_fork(**kwargs: Any) -> None:
+    """Warm the model in each child process, after fork, so the first task does not pay for it."""
+    from tagging.detector import DetectorError
+    from tagging.worker import get_detector
+
+    try:
+        get_detector()
+    except DetectorError as error:
+        # The worker keeps running; tasks fail with this message until the weights are fixed.
+        logger.error("detector not loaded: %s", error)
+
+
+@worker_ready.connect
+def sweep_on_start(sender: Any = None, **kwargs: Any) -> None:
+    """A worker that starts after an outage picks up what was left pending or stuck."""
+    from tagging.tasks import sweep_stale_assets
+
+    try:
+        sweep_stale_assets.apply_async(countdown=5)
+    except Exception as error:  # broker trouble at start-up is logged, not fatal
+        logger.warning("could not schedule the start-up sweep: %s", error)

@@ -1,0 +1,358 @@
+"""Writes for tagging: claim an asset for a worker, store detections, enqueue, review."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from media.models import Asset, TaggingStatus
+from tagging.boxes import Box
+from tagging.models import AssetTag, Detection, DetectionRun, DetectionSource, Label, ReviewState
+
+logger = logging.getLogger(__name__)
+
+# A new automatic box this close to a reviewed one of the same label is the same object.
+REVIEWED_MATCH_IOU = 0.5
+
+
+@dataclass(frozen=True)
+class FoundObject:
+    label: str
+    confidence: float
+    box: Box
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """How a detection run was made, recorded as its provenance."""
+
+    model_name: str
+    weights: str = ""
+    device: str = ""
+    score_threshold: float | None = None
+    label_thresholds: dict[str, float] = field(default_factory=dict)
+    max_detections: int | None = None
+    min_box_size: int | None = None
+    batch_size: int = 1
+    started_at: datetime | None = None
+    duration_ms: int | None = None
+    task_id: str = ""
+    worker: str = ""
+
+
+def normalize_label(name: str) -> str:
+    return " ".join(name.strip().lower().split())[:100]
+
+
+def label_get_or_create(*, name: str) -> Label:
+    normalized = normalize_label(name)
+    if not normalized:
+        raise ValueError("A label needs a name.")
+    label = Label.objects.filter(name=normalized).first()
+    if label is not None:
+        return label
+    try:
+        with transaction.atomic():
+            return Label.objects.create(name=normalized)
+    except IntegrityError:
+        return Label.objects.get(name=normalized)
+
+
+def labels_for(names: Iterable[str]) -> dict[str, Label]:
+    wanted = {normalize_label(name) for name in names}
+    found = {label.name: label for label in Label.objects.filter(name__in=wanted)}
+    for name in wanted - found.keys():
+        found[name] = label_get_or_create(name=name)
+    return found
+
+
+# --- queue --------------------------------------------------------------------------------------
+
+
+def tagging_enqueue(*, asset_ids: Sequence[uuid.UUID | str], model: str = "") -> int:
+    """Put detection tasks on the queue; return how many were sent.
+
+    A broker that is down is logged, not raised: the asset stays pending with no enqueue time,
+    and the sweeper sends it once the broker is back.
+    """
+    from tagging.tasks import detect_objects
+
+    sent: list[uuid.UUID | str] = []
+    for asset_id in asset_ids:
+        kwargs = {"model": model} if model else {}
+        try:
+            detect_objects.apply_async(args=[str(asset_id)], kwargs=kwargs, queue="detection")
+        except Exception as error:  # kombu raises several types when the broker is unreachable
+            logger.warning("could not enqueue tagging of %s (broker down?): %s", asset_id, error)
+            break
+        sent.append(asset_id)
+    if sent:
+        Asset.objects.filter(pk__in=sent).update(tagging_enqueued_at=timezone.now())
+    return len(sent)
+
+
+def tagging_reset(*, assets: QuerySet[Asset]) -> int:
+    """Make assets pending again (for re-tagging); detections stay until the new run replaces them."""
+    return assets.update(
+        tagging_status=TaggingStatus.PENDING,
+        tagging_error="",
+        tagging_attempts=0,
+        tagging_task_id="",
+        tagging_enqueued_at=None,
+        updated_at=timezone.now(),
+    )
+
+
+def tagging_claim(*, asset_id: uuid.UUID | str, task_id: str) -> Asset | None:
+    """Mark a pending asset as processing by this task, counting the attempt.
+
+    The same task id may claim again: that is a message delivered again after its worker died.
+    Returns None when the asset is gone, done, or being processed by another task.
+    """
+    now = timezone.now()
+    claimed = (
+        Asset.objects.filter(pk=asset_id)
+        .filter(
+            Q(tagging_status=TaggingStatus.PENDING) | Q(tagging_status=TaggingStatus.PROCESSING, tagging_task_id=task_id)
+        )
+        .update(
+            tagging_status=TaggingStatus.PROCESSING,
+            tagging_task_id=task_id,
+            tagging_started_at=now,
+            tagging_attempts=F("tagging_attempts") + 1,
+            updated_at=now,
+        )
+    )
+    return Asset.objects.filter(pk=asset_id).first() if claimed else None
+
+
+def tagging_claim_batch(*, task_id: str, limit: int, exclude: uuid.UUID) -> list[Asset]:
+    """Claim up to ``limit`` more waiting assets for one forward pass.
+
+    Only first attempts are batched: an asset that failed before runs alone, so an image that
+    crashes the worker cannot take its neighbours down with it.
+    """
+    if limit <= 0:
+        return []
+    candidates = list(
+        Asset.objects.filter(tagging_status=TaggingStatus.PENDING, tagging_attempts=0)
+        .exclude(pk=exclude)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[: limit * 2]
+    )
+    claimed: list[Asset] = []
+    for asset_id in candidates:
+        asset = tagging_claim(asset_id=asset_id, task_id=task_id)
+        if asset is not None and asset.tagging_attempts == 1:
+            claimed.append(asset)
+        if len(claimed) >= limit:
+            break
+    return claimed
+
+
+def tagging_release(*, asset_id: uuid.UUID | str, task_id: str, error: str = "") -> bool:
+    """Give a claimed asset back to the queue after a transient error."""
+    return bool(
+        Asset.objects.filter(pk=asset_id, tagging_status=TaggingStatus.PROCESSING, tagging_task_id=task_id).update(
+            tagging_status=TaggingStatus.PENDING, tagging_error=error[:2000], updated_at=timezone.now()
+        )
+    )
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+def _record_run(*, asset: Asset, info: RunInfo, succeeded: bool, error: str = "", count: int = 0) -> DetectionRun:
+    return DetectionRun.objects.create(
+        asset=asset,
+        model_name=info.model_name[:200],
+        weights=info.weights[:255],
+        device=info.device[:32],
+        score_threshold=info.score_threshold,
+        label_thresholds=dict(info.label_thresholds),
+        max_detections=info.max_detections,
+        min_box_size=info.min_box_size,
+        batch_size=info.batch_size,
+        started_at=info.started_at or timezone.now(),
+        duration_ms=info.duration_ms,
+        detection_count=count,
+        succeeded=succeeded,
+        error=error,
+        task_id=info.task_id[:64],
+        worker=info.worker[:255],
+    )
+
+
+def tags_rebuild(*, asset: Asset) -> None:
+    """Recompute the asset's tag summary from its detections (rejected ones excluded)."""
+    summary: dict[int, AssetTag] = {}
+    image_area = max(asset.width * asset.height, 1)
+    for detection in asset.detections.exclude(review=ReviewState.REJECTED).only(
+        "label_id", "confidence", "source", "x", "y", "width", "height"
+    ):
+        tag = summary.get(detection.label_id)
+        area = (detection.width * detection.height / image_area) if detection.width and detection.height else 0.0
+        if tag is None:
+            summary[detection.label_id] = AssetTag(
+                asset=asset,
+                owner_id=asset.owner_id,
+                label_id=detection.label_id,
+                confidence=detection.confidence,
+                count=1,
+                max_area=area,
+                has_manual=detection.source == DetectionSource.MANUAL,
+            )
+        else:
+            tag.confidence = max(tag.confidence, detection.confidence)
+            tag.count += 1
+            tag.max_area = max(tag.max_area, area)
+            tag.has_manual = tag.has_manual or detection.source == DetectionSource.MANUAL
+    AssetTag.objects.filter(asset=asset).delete()
+    AssetTag.objects.bulk_create(summary.values())
+
+
+def detections_replace(
+    *, asset_id: uuid.UUID | str, objects: Sequence[FoundObject], info: RunInfo
+) -> DetectionRun | None:
+    """Replace the asset's automatic detections with ``objects`` in one transaction and mark it tagged.
+
+    Manual detections and reviewed ones stay. A new box that matches a reviewed box of the same
+    label is dropped, so a rejected box does not come back and an accepted one is not doubled.
+    Running this again for the same asset leaves exactly one set of automatic detections.
+    Returns None if the asset was deleted meanwhile.
+    """
+    with transaction.atomic():
+        asset = Asset.objects.select_for_update().filter(pk=asset_id).first()
+        if asset is None:
+            return None
+        asset.detections.filter(source=DetectionSource.AUTO, review=ReviewState.UNREVIEWED).delete()
+        reviewed = [
+            (detection.label.name, detection.box)
+            for detection in asset.detections.select_related("label").exclude(review=ReviewState.UNREVIEWED)
+        ]
+        kept = [
+            found
+            for found in objects
+            if not any(
+                name == normalize_label(found.label) and box is not None and box.iou(found.box) >= REVIEWED_MATCH_IOU
+                for name, box in reviewed
+            )
+        ]
+        run = _record_run(asset=asset, info=info, succeeded=True, count=len(kept))
+        labels = labels_for(found.label for found in kept)
+        rows = []
+        for found in kept:
+            box = found.box.clamped(asset.width, asset.height)
+            rows.append(
+                Detection(
+                    asset=asset,
+                    label=labels[normalize_label(found.label)],
+                    confidence=min(max(float(found.confidence), 0.0), 1.0),
+                    x=box.x,
+                    y=box.y,
+                    width=box.width,
+                    height=box.height,
+                    source=DetectionSource.AUTO,
+                    run=run,
+                )
+            )
+        Detection.objects.bulk_create(rows)
+        tags_rebuild(asset=asset)
+        now = timezone.now()
+        Asset.objects.filter(pk=asset.pk).update(
+            tagging_status=TaggingStatus.TAGGED, tagging_error="", tagged_at=now, updated_at=now
+        )
+    return run
+
+
+def tagging_fail(*, asset_id: uuid.UUID | str, error: str, info: RunInfo | None = None) -> None:
+    """Mark the asset failed with a message for people, and record the failed run."""
+    with transaction.atomic():
+        asset = Asset.objects.select_for_update().filter(pk=asset_id).first()
+        if asset is None:
+            return
+        if info is not None:
+            _record_run(asset=asset, info=info, succeeded=False, error=error)
+        Asset.objects.filter(pk=asset.pk).update(
+            tagging_status=TaggingStatus.FAILED, tagging_error=error[:2000], updated_at=timezone.now()
+        )
+
+
+# --- sweeper ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    requeued: int
+    failed: int
+
+
+def tagging_sweep(*, now: datetime | None = None, limit: int = 1000) -> SweepResult:
+    """Re-send assets that were lost on the way: never queued, queued long ago, or stuck processing."""
+    now = now or timezone.now()
+    failed = 0
+    to_send: list[uuid.UUID] = []
+    stuck = Asset.objects.filter(
+        tagging_status=TaggingStatus.PROCESSING,
+        tagging_started_at__lt=now - timedelta(seconds=settings.TAGGING_PROCESSING_TIMEOUT),
+    ).values_list("pk", "tagging_attempts", "tagging_task_id")[:limit]
+    for asset_id, attempts, task_id in stuck:
+        if attempts >= settings.TAGGING_MAX_ATTEMPTS:
+            tagging_fail(
+                asset_id=asset_id,
+                error=(
+                    f"Gave up after {attempts} attempts: the worker stopped (crashed, ran out of memory or hit "
+                    "the time limit) every time it processed this image. Check the worker log, then retry with "
+                    "`python manage.py retag --status failed`."
+                ),
+            )
+            failed += 1
+        elif tagging_release(asset_id=asset_id, task_id=task_id):
+            to_send.append(asset_id)
+    waiting = Asset.objects.filter(tagging_status=TaggingStatus.PENDING).filter(
+        Q(tagging_enqueued_at__isnull=True, created_at__lt=now - timedelta(seconds=settings.TAGGING_UNQUEUED_GRACE))
+        | Q(tagging_enqueued_at__lt=now - timedelta(seconds=settings.TAGGING_REQUEUE_AFTER))
+    )
+    to_send.extend(waiting.order_by("created_at").values_list("pk", flat=True)[: max(limit - len(to_send), 0)])
+    requeued = tagging_enqueue(asset_ids=to_send) if to_send else 0
+    return SweepResult(requeued=requeued, failed=failed)
+
+
+# --- review -------------------------------------------------------------------------------------
+
+
+def detection_add_manual(*, asset: Asset, label: str, box: Box | None = None) -> Detection:
+    """A tag a person added, with or without a box. It survives re-tagging."""
+    with transaction.atomic():
+        detection = Detection(
+            asset=asset,
+            label=label_get_or_create(name=label),
+            confidence=1.0,
+            source=DetectionSource.MANUAL,
+            review=ReviewState.ACCEPTED,
+            reviewed_at=timezone.now(),
+        )
+        detection.box = box.clamped(asset.width, asset.height) if box is not None else None
+        detection.save()
+        tags_rebuild(asset=asset)
+    return detection
+
+
+def detection_review(*, detection: Detection, accept: bool, label: str | None = None) -> Detection:
+    """Accept or reject a detection, optionally changing its label. Reviewed detections survive re-tagging."""
+    with transaction.atomic():
+        detection.review = ReviewState.ACCEPTED if accept else ReviewState.REJECTED
+        detection.reviewed_at = timezone.now()
+        if label is not None:
+            detection.label = label_get_or_create(name=label)
+        detection.save(update_fields=["review", "reviewed_at", "label"])
+        tags_rebuild(asset=detection.asset)
+    return detection
