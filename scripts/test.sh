@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh
+# Tests keep their database file, broker folder and secret apart from a running dev site.
+export VAR_DIR=${VAR_DIR:-$PWD/var/test}
 exec .venv/bin/python -m pytest "$@"

@@ -38,7 +38,7 @@ from tagging.boxes import Box
 CHECKPOINT_FORMAT = "assetsite.detector"
 CHECKPOINT_FORMAT_VERSION = 1
 # Category names that are placeholders in torchvision's COCO lists, never real tags.
-NON_LABELS = frozenset({"__background__", "N/A"})
+NON_LABELS = frozenset({"__background__", "N/A", "no person"})
 CPU_DEFAULT_MODEL = "fasterrcnn_mobilenet_v3_large_fpn"
 GPU_DEFAULT_MODEL = "fasterrcnn_resnet50_fpn_v2"
 

@@ -52,7 +52,7 @@ def get_detector(model: str = "") -> Detector:
             _detectors.clear()
             _owner_pid = os.getpid()
             torch.set_num_threads(torch_threads())
-        key = model or ""
+        key = model or settings.TAGGING_MODEL
         detector = _detectors.get(key)
         if detector is None:
             detector = load_detector(detector_config(model))
