@@ -1,0 +1,271 @@
+"""Tagging throughput: the raw model alone vs the whole pipeline, on the same images and model.
+
+    .venv/bin/python bench/tagging.py                      # default model for this device
+    .venv/bin/python bench/tagging.py --model tests/fixtures/shapes_detector.pt --images 40
+
+Raw model: decoded images already at the model's input size, as tensors; only ``model(batch)`` is
+timed (batch 1 on CPU, 8 on a GPU). Pipeline: the same images stored as JPEG assets, tagged by
+``tagging.pipeline.run_detection`` exactly as the worker does it (claim, read the file from
+storage, decode, EXIF-rotate, resize, infer, write detections, summary and provenance).
+
+Without downloadable COCO weights (this machine is offline) the builder's architecture is used
+with random weights, saved as a checkpoint: the computation per image is the same, which is what
+is timed. The script says which it used. It runs against a throw-away SQLite database under a
+temporary VAR_DIR unless --database-url is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="", help="builder name or checkpoint (default: the device's default)")
+    parser.add_argument("--images", type=int, default=24, help="images per measurement")
+    parser.add_argument("--size", default="3000x2000", help="photo size WxH (default 6 MP, a phone-like photo)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch", type=int, default=0, help="raw-model batch (default 1 on CPU, 8 on GPU)")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating raw/pipeline rounds")
+    parser.add_argument("--database-url", default="", help="default: SQLite in a temporary directory")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--memory-probe", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def make_photos(count: int, size: tuple[int, int]) -> list[bytes]:
+    """Phone-sized JPEGs of synthetic scenes with sensor-like noise (so they do not compress away)."""
+    from PIL import Image
+
+    from tests.fixtures.shapes import make_scene
+
+    rng = random.Random(7)
+    photos = []
+    for _ in range(count):
+        scene = make_scene(rng, size=(size[0] // 4, size[1] // 4))
+        image = scene.image.resize(size, Image.Resampling.BILINEAR)
+        noise = Image.effect_noise(size, 12).convert("RGB")
+        image = Image.blend(image, noise, 0.08)
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=88)
+        photos.append(buffer.getvalue())
+    return photos
+
+
+def resolve_model(requested: str, device_name: str, workdir: Path) -> tuple[str, str]:
+    """A model spec the detector can load here, and a note on which weights it carries."""
+    import torch
+
+    from tagging.detector import (
+        build_architecture,
+        coco_weights_for,
+        default_model_for,
+        is_checkpoint_path,
+        resolve_device,
+        save_checkpoint,
+        weights_file_path,
+    )
+
+    name = requested or default_model_for(resolve_device(device_name))
+    if is_checkpoint_path(name):
+        return name, "checkpoint"
+    from django.conf import settings
+
+    weights = coco_weights_for(name)
+    if weights_file_path(weights, settings.TAGGING_WEIGHTS_DIR).exists():
+        return name, f"COCO weights {weights}"
+    torch.manual_seed(0)
+    categories = list(weights.meta["categories"])
+    stand_in = workdir / f"{name}-random.pt"
+    save_checkpoint(stand_in, model=build_architecture(name, num_classes=len(categories)), architecture=name,
+                    categories=categories, half=False)
+    return str(stand_in), "random weights, same architecture (COCO weights not downloadable here)"
+
+
+def setup_django(database_url: str, var_dir: Path, model: str, device: str) -> None:
+    os.environ["VAR_DIR"] = str(var_dir)
+    os.environ["MEDIA_ROOT"] = str(var_dir / "media")
+    os.environ["TAGGING_DEVICE"] = device
+    os.environ["TAGGING_ALLOW_DOWNLOAD"] = "0"
+    if model:
+        os.environ["TAGGING_MODEL"] = model
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assetsite.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def create_assets(photos: list[bytes], tag: str) -> list:
+    from django.contrib.auth import get_user_model
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from media.services import asset_create
+
+    owner, _ = get_user_model().objects.get_or_create(username=f"bench-{tag}")
+    assets = []
+    for index, data in enumerate(photos):
+        # A byte appended after the JPEG's end marker keeps content hashes apart between rounds.
+        unique = data + f"{tag}-{index}".encode()
+        assets.append(asset_create(owner=owner, file=SimpleUploadedFile(f"{index}.jpg", unique)).asset)
+    return assets
+
+
+def time_raw(detector, photos: list[bytes], batch: int) -> float:
+    """Images per second of model(batch) alone, inputs prepared beforehand."""
+    import torch
+    from torchvision.transforms.functional import pil_to_tensor
+
+    from tagging.detector import open_upright_image
+
+    tensors = []
+    for data in photos:
+        image = open_upright_image(io.BytesIO(data))
+        image = image.resize(detector.input_size_for(*image.size))
+        tensors.append(pil_to_tensor(image).to(detector.device).float().div_(255))
+    model = detector.model
+    with torch.inference_mode():
+        model(tensors[:batch])  # warm-up
+        if detector.device.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        for start in range(0, len(tensors), batch):
+            chunk = tensors[start: start + batch]
+            if detector.device.type == "cuda" and detector.config.fp16:
+                with torch.autocast("cuda", dtype=torch.float16):
+                    model(chunk)
+            else:
+                model(chunk)
+        if detector.device.type == "cuda":
+            torch.cuda.synchronize()
+    return len(tensors) / (time.perf_counter() - started)
+
+
+def time_pipeline(assets: list) -> float:
+    """Images per second through run_detection, the worker's own code path."""
+    from tagging.pipeline import run_detection
+
+    started = time.perf_counter()
+    done = 0
+    for asset in assets:
+        # With TAGGING_BATCH_SIZE > 1 one call claims and tags several waiting assets.
+        done += sum(1 for o in run_detection(asset_id=str(asset.pk), task_id=f"bench-{asset.pk}") if o.status == "tagged")
+    elapsed = time.perf_counter() - started
+    if done != len(assets):
+        raise RuntimeError(f"only {done} of {len(assets)} assets were tagged")
+    return done / elapsed
+
+
+def private_mb() -> int:
+    """Memory only this process holds (not shared libraries' pages): what each extra worker costs."""
+    fields = {}
+    with open("/proc/self/smaps_rollup") as rollup:
+        for line in rollup:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
+                fields[parts[0][:-1]] = int(parts[1])
+    return (fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)) // 1024
+
+
+def memory_probe(args: argparse.Namespace) -> None:
+    """What one worker process holds: Django, the model, and the pipeline over a few photos."""
+    photos = make_photos(min(args.images, 8), tuple(int(v) for v in args.size.split("x")))
+    with tempfile.TemporaryDirectory() as tmp:
+        setup_django(args.database_url, Path(tmp), args.model, args.device)
+        from tagging.worker import get_detector
+
+        get_detector()
+        loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        time_pipeline(create_assets(photos, "memory"))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        private = private_mb()
+    print(json.dumps({"after_load_mb": round(loaded), "peak_mb": round(peak), "private_mb": private}))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.memory_probe:
+        memory_probe(args)
+        return 0
+    size = tuple(int(v) for v in args.size.split("x"))
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        # Django first (settings give the weights folder), then decide the model and reload config.
+        setup_django(args.database_url, workdir / "var", "", args.device)
+        model, weights_note = resolve_model(args.model, args.device, workdir)
+        from django.conf import settings
+
+        settings.TAGGING_MODEL = model
+        import torch
+
+        from tagging.worker import batch_size_for, get_detector
+
+        detector = get_detector()
+        batch = args.batch or batch_size_for(detector)
+        settings.TAGGING_BATCH_SIZE = batch
+        photos = make_photos(args.images, size)
+        raw_rates, pipeline_rates = [], []
+        for round_index in range(args.repeats):
+            raw_rates.append(time_raw(detector, photos, batch))
+            pipeline_rates.append(time_pipeline(create_assets(photos, f"r{round_index}")))
+        memory_args = [sys.executable, __file__, "--memory-probe", "--model", model, "--device", args.device,
+                       "--size", args.size, "--images", str(args.images)]
+        if args.database_url:
+            memory_args += ["--database-url", args.database_url]
+        probe = subprocess.run(memory_args, capture_output=True, text=True, check=True)
+        memory = json.loads(probe.stdout.strip().splitlines()[-1])
+
+    raw, pipeline = statistics.median(raw_rates), statistics.median(pipeline_rates)
+    figures = {
+        "model": detector.model_name,
+        "weights": weights_note,
+        "device": str(detector.device),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "gpu": torch.cuda.get_device_name(0) if detector.device.type == "cuda" else None,
+        "photo_size": args.size,
+        "images": args.images,
+        "batch": batch,
+        "raw_images_per_s": round(raw, 3),
+        "pipeline_images_per_s": round(pipeline, 3),
+        "pipeline_over_raw": round(pipeline / raw, 3),
+        "raw_rounds": [round(r, 3) for r in raw_rates],
+        "pipeline_rounds": [round(r, 3) for r in pipeline_rates],
+        "worker_rss_after_load_mb": memory["after_load_mb"],
+        "worker_peak_rss_mb": memory["peak_mb"],
+        "worker_private_mb": memory["private_mb"],
+    }
+    target = 0.85 if detector.device.type == "cuda" else 0.90
+    print(f"model      {figures['model']} ({weights_note}) on {figures['device']}"
+          f"{' ' + figures['gpu'] if figures['gpu'] else ''}, {figures['torch_threads']} torch threads")
+    print(f"images     {args.images} photos of {args.size}, batch {batch}, {args.repeats} alternating rounds")
+    print(f"raw model  {raw:8.2f} images/s   rounds {figures['raw_rounds']}")
+    print(f"pipeline   {pipeline:8.2f} images/s   rounds {figures['pipeline_rounds']}")
+    print(f"ratio      {pipeline / raw:8.1%}   (target ≥ {target:.0%})")
+    print(f"worker RSS {memory['after_load_mb']} MB after loading the model, peak {memory['peak_mb']} MB "
+          f"(target < 1500 MB on CPU); private to the process {memory['private_mb']} MB")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
