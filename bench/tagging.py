@@ -134,11 +134,11 @@ def time_raw(detector, photos: list[bytes], batch: int) -> float:
     import torch
     from torchvision.transforms.functional import pil_to_tensor
 
-    from tagging.detector import open_upright_image
+    from media.imaging import open_upright_rgb
 
     tensors = []
     for data in photos:
-        image = open_upright_image(io.BytesIO(data))
+        image = open_upright_rgb(io.BytesIO(data))
         image = image.resize(detector.input_size_for(*image.size))
         tensors.append(pil_to_tensor(image).to(detector.device).float().div_(255))
     model = detector.model

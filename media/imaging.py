@@ -221,17 +221,35 @@ def derived_exif(exif: Image.Exif, *, strip_gps: bool) -> bytes:
         return b""
 
 
+def to_8bit(image: Image.Image, *, keep_alpha: bool) -> Image.Image:
+    """RGB (or RGBA) for any mode Pillow decodes: palette, CMYK, LA, 16-bit and float greyscale."""
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    if image.mode.startswith("I;16") or image.mode == "I":
+        # 16-bit greyscale: keep the top 8 bits rather than clipping everything above 255 to white.
+        image = image.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    elif image.mode == "F":
+        image = image.point(lambda value: value * 255).convert("L")
+    return image.convert("RGBA" if has_alpha and keep_alpha else "RGB")
+
+
+def open_upright_rgb(source: IO[bytes], *, target_long_side: int | None = None) -> Image.Image:
+    """Decode the first frame, apply EXIF orientation, return RGB: what the detector looks at.
+
+    With ``target_long_side`` JPEGs are decoded at reduced resolution where the codec allows
+    (still at least that size), far cheaper than decoding at full size and scaling afterwards.
+    """
+    with Image.open(source, formats=list(ACCEPTED_FORMATS)) as image:
+        if target_long_side and image.format == "JPEG":
+            image.draft("RGB", (target_long_side, target_long_side))
+        image.seek(0)
+        return to_8bit(ImageOps.exif_transpose(image), keep_alpha=False)
+
+
 def make_thumbnail(upright: Image.Image, longest_side: int, *, exif: bytes = b"") -> bytes:
     """A WebP no larger than ``longest_side`` on either side, from an upright image."""
     thumb = upright.copy()
     thumb.thumbnail((longest_side, longest_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
-    has_alpha = thumb.mode in ("RGBA", "LA", "PA") or (thumb.mode == "P" and "transparency" in thumb.info)
-    if thumb.mode.startswith("I;16") or thumb.mode == "I":
-        # 16-bit greyscale: keep the top 8 bits rather than clipping everything above 255 to white.
-        thumb = thumb.convert("I").point(lambda value: value * (1 / 256)).convert("L")
-    elif thumb.mode == "F":
-        thumb = thumb.point(lambda value: value * 255).convert("L")
-    thumb = thumb.convert("RGBA" if has_alpha else "RGB")
+    thumb = to_8bit(thumb, keep_alpha=True)
     buffer = io.BytesIO()
     thumb.save(buffer, "WEBP", quality=82, method=4, exif=exif)
     return buffer.getvalue()

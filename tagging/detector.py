@@ -19,11 +19,11 @@ import urllib.error
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlparse
 
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 from torch import nn
 from torchvision.models import get_model, get_model_weights, list_models
 from torchvision.models import detection as tv_detection
@@ -377,20 +377,6 @@ def model_input_scale(model: nn.Module, width: int, height: int) -> float:
     short_target = float(min_size[-1] if isinstance(min_size, (tuple, list)) else min_size)
     scale = min(short_target / min(width, height), float(max_size) / max(width, height))
     return min(scale, 1.0)
-
-
-def open_upright_image(source: str | Path | IO[bytes], *, target_long_side: int | None = None) -> Image.Image:
-    """Decode an image (first frame), apply its EXIF orientation and return it as RGB.
-
-    With ``target_long_side`` JPEGs are decoded at reduced resolution where the codec allows,
-    which is far cheaper than decoding at full size and scaling afterwards.
-    """
-    with Image.open(source) as image:
-        if target_long_side and image.format == "JPEG":
-            image.draft("RGB", (target_long_side, target_long_side))
-        image.seek(0)
-        upright = ImageOps.exif_transpose(image)
-        return upright.convert("RGB")
 
 
 @dataclass

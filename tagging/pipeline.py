@@ -19,7 +19,8 @@ from PIL import Image
 
 from media.models import Asset
 from tagging import services
-from tagging.detector import Detector, DetectorError, open_upright_image
+from media.imaging import open_upright_rgb
+from tagging.detector import Detector, DetectorError
 from tagging.worker import batch_size_for, get_detector
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class Outcome:
 def _decode(asset: Asset, detector: Detector) -> Image.Image:
     target = max(detector.input_size_for(asset.width, asset.height))
     with default_storage.open(asset.file.name, "rb") as handle:
-        return open_upright_image(handle, target_long_side=target)
+        return open_upright_rgb(handle, target_long_side=target)
 
 
 def _run_info(detector: Detector, *, task_id: str, worker: str, batch: int, started, duration_ms: int) -> services.RunInfo:  # type: ignore[no-untyped-def]

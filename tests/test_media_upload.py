@@ -233,3 +233,22 @@ def test_a_failed_database_write_leaves_no_files(api_client, settings, monkeypat
     with pytest.raises(RuntimeError):
         post_file(api_client, image_bytes("PNG"), "x.png")
     assert stored_files(settings.MEDIA_ROOT) == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt", "color"),
+    [("CMYK", "JPEG", (0, 200, 200, 0)), ("I;16", "PNG", 40000), ("LA", "PNG", (120, 200)),
+     ("P", "PNG", 3), ("L", "TIFF", 90), ("RGBA", "WEBP", (10, 200, 30, 128)), ("1", "PNG", 1)],
+)
+def test_odd_but_valid_modes_are_accepted_with_thumbnails(api_client, settings, mode, fmt, color):
+    image = Image.new(mode, (40, 30), color)
+    if mode == "P":
+        image.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255] * 64)
+        image.info["transparency"] = 0
+    response = post_file(api_client, image_bytes(fmt, image=image), f"odd.{fmt.lower()}")
+    assert response.status_code == 201, response.json()
+    asset = Asset.objects.get(pk=response.json()["id"])
+    with Image.open(Path(settings.MEDIA_ROOT) / asset.thumbnail_small.name) as thumb:
+        assert thumb.size == (40, 30) and thumb.mode in ("RGB", "RGBA")
+        if mode == "I;16":
+            assert thumb.convert("L").getpixel((5, 5)) == 40000 // 256  # scaled, not clipped to white

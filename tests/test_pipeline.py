@@ -448,3 +448,11 @@ def test_detail_page_draws_the_boxes(web_client, scene_asset):
     page = web_client.get(f"/assets/{asset.pk}/").content.decode()
     assert page.count('class="box"') == Detection.objects.filter(asset=asset).count()
     assert "circle" in page and "Provenance" in page
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "TIFF", "HEIF"])
+def test_every_accepted_format_is_decoded_and_tagged(user, fmt):
+    scene = three_shapes_scene()
+    asset = upload_scene(user, scene, name=f"scene.{fmt.lower()}", fmt=fmt)
+    assert run_detection(asset_id=str(asset.pk), task_id="t-1")[0].status == "tagged"
+    assert_found_all(asset, scene)
