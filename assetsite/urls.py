@@ -5,13 +5,14 @@ from rest_framework.routers import DefaultRouter
 
 from media import views as media_views
 from tagging import views as tagging_views
-from tagging.api import TaggedAssetViewSet
+from tagging.api import LabelFacetView, TaggedAssetViewSet
 
 router = DefaultRouter()
 router.register("assets", TaggedAssetViewSet, basename="asset")
 
 api_urls = [
     *router.urls,
+    path("labels/", LabelFacetView.as_view(), name="labels"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),

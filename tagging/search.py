@@ -1,0 +1,454 @@
+"""Reads for search: run a parsed query against the user's assets, count labels, page by keyset.
+
+Every query starts from ``assets_visible_to``. Label conditions become ``EXISTS`` subqueries on the
+per-asset summary (AssetTag), so PostgreSQL answers them from the (label, asset) indexes instead of
+scanning detections; see docs/search.md for the plans and timings.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any, Literal
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db.models import Count, Exists, F, FloatField, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from media.models import Asset
+from media.selectors import assets_visible_to
+from tagging.coco import COCO_LABELS
+from tagging.models import AssetTag, Detection, Label, ReviewState
+from tagging.query import (
+    SYNONYMS,
+    And,
+    AnyTag,
+    Compare,
+    DateMissing,
+    DateRange,
+    FieldEquals,
+    FilenameMatch,
+    LabelTerm,
+    Node,
+    Not,
+    Or,
+    label_candidates,
+    normalize_label,
+    parse_query,
+    positive_labels,
+    required_labels,
+    walk,
+)
+
+Sort = Literal["newest", "oldest", "confidence", "objects"]
+SORTS: dict[str, str] = {
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+    "confidence": "Confidence of the label",
+    "objects": "Number of objects",
+}
+MAX_FACETS = 200
+MAX_CURSOR_LENGTH = 2000
+
+_LOOKUPS = {"=": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
+
+
+# --- parsing with the label table ---------------------------------------------------------------
+
+
+def label_vocabulary(candidates: set[str]) -> set[str]:
+    """Which of these names are labels: COCO's plus any a model or a person created."""
+    stored = set(Label.objects.filter(name__in=candidates).values_list("name", flat=True))
+    return (candidates & COCO_LABELS) | stored
+
+
+def query_parse(text: str) -> Node | None:
+    """Parse the search box text against the real label vocabulary. Raises QueryError."""
+    return parse_query(text, vocabulary=label_vocabulary, today=timezone.localdate())
+
+
+def labels_resolve(names: Sequence[str]) -> list[str]:
+    """Structured ``label=`` values resolved like query words (``dogs`` -> ``dog``)."""
+    wanted = {candidate for name in names for candidate in label_candidates(name)}
+    known = label_vocabulary(wanted) if wanted else set()
+    resolved = []
+    for name in names:
+        candidates = label_candidates(name)
+        resolved.append(next((c for c in candidates if c in known), candidates[0] if candidates else ""))
+    return [name for name in dict.fromkeys(resolved) if name]
+
+
+# --- compiling a query --------------------------------------------------------------------------
+
+
+def _label_ids(query: Node | None) -> dict[str, int]:
+    names = {item.label for item, _ in walk(query) if isinstance(item, LabelTerm)}
+    if not names:
+        return {}
+    return dict(Label.objects.filter(name__in=names).values_list("name", "id"))
+
+
+def _compare(field: str, compare: Compare) -> Q:
+    if compare.op == "!=":
+        return ~Q(**{field: compare.value})
+    return Q(**{f"{field}__{_LOOKUPS[compare.op]}": compare.value})
+
+
+def _everything() -> Q:
+    # Not Q(): an empty Q negates to an empty Q, which would make NOT(everything) match everything.
+    return Q(pk__isnull=False)
+
+
+def _nothing() -> Q:
+    return Q(pk__in=[])
+
+
+def _tags(label_id: int) -> QuerySet[AssetTag]:
+    # owner_id repeats what asset_id implies; with it PostgreSQL can start from the user's rows of
+    # the (owner, label, ...) index when the label is rare, instead of probing asset by asset.
+    return AssetTag.objects.filter(asset_id=OuterRef("pk"), owner_id=OuterRef("owner_id"), label_id=label_id)
+
+
+def _tag_conditions(term: LabelTerm, label_id: int) -> Q:
+    """What one summary row must satisfy for ``term`` (a label that has to be present)."""
+    condition = Q(label_id=label_id)
+    if term.count is not None:
+        condition &= _compare("count", term.count)
+    for compare in term.confidence:
+        condition &= _compare("confidence", compare)
+    for compare in term.area:
+        condition &= _compare("max_area", compare)
+    return condition
+
+
+def _label_q(term: LabelTerm, label_ids: dict[str, int]) -> Q:
+    label_id = label_ids.get(term.label)
+    if term.counts_absence:
+        assert term.count is not None
+        # "car=0", "dog<2": no summary row may break the count; an absent label has count 0.
+        breaking = term.count.negated()
+        if label_id is None or not any(breaking.accepts(n) for n in (1, 2, breaking.value, breaking.value + 1)):
+            return _everything()
+        return ~Q(Exists(_tags(label_id).filter(_compare("count", breaking))))
+    if label_id is None:
+        return _nothing()
+    return Q(Exists(_tags(label_id).filter(_tag_conditions(term, label_id))))
+
+
+def _or_q(items: tuple[Node, ...], label_ids: dict[str, int]) -> Q:
+    # "cat OR dog@0.8 OR horse" is one EXISTS over the summary with the conditions OR-ed inside:
+    # PostgreSQL turns that into a single semi-join, where OR-ed EXISTS would each be a subplan.
+    present = [
+        item for item in items if isinstance(item, LabelTerm) and not item.counts_absence and item.label in label_ids
+    ]
+    result = _nothing()
+    if len(present) > 1:
+        inside = Q(pk__in=[])
+        for term in present:
+            inside |= _tag_conditions(term, label_ids[term.label])
+        tags = AssetTag.objects.filter(asset_id=OuterRef("pk"), owner_id=OuterRef("owner_id")).filter(inside)
+        result |= Q(Exists(tags))
+    else:
+        present = []
+    for item in items:
+        if not any(item is term for term in present):
+            result |= _to_q(item, label_ids)
+    return result
+
+
+def _start_of(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
+def _filename_q(pattern: str) -> Q:
+    if "*" not in pattern and "?" not in pattern:
+        return Q(original_filename__icontains=pattern)
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return Q(original_filename__iregex=f"^{regex}$")
+
+
+def _to_q(node: Node, label_ids: dict[str, int]) -> Q:
+    if isinstance(node, And):
+        result = _everything()
+        for item in node.items:
+            result &= _to_q(item, label_ids)
+        return result
+    if isinstance(node, Or):
+        return _or_q(node.items, label_ids)
+    if isinstance(node, Not):
+        return ~_to_q(node.item, label_ids)
+    if isinstance(node, LabelTerm):
+        return _label_q(node, label_ids)
+    if isinstance(node, AnyTag):
+        tags = AssetTag.objects.filter(asset_id=OuterRef("pk"))
+        if node.min_confidence is not None:
+            tags = tags.filter(confidence__gte=node.min_confidence)
+        if node.min_count is not None:
+            tags = tags.filter(count__gte=node.min_count)
+        return Q(Exists(tags))
+    if isinstance(node, DateRange):
+        column = "created_at" if node.field == "uploaded" else "taken_at"
+        result = _everything()
+        if node.start is not None:
+            result &= Q(**{f"{column}__gte": _start_of(node.start)})
+        if node.end is not None:
+            result &= Q(**{f"{column}__lt": _start_of(node.end)})
+        return result
+    if isinstance(node, DateMissing):
+        return Q(taken_at__isnull=True)
+    if isinstance(node, FieldEquals):
+        if node.field == "status":
+            return Q(tagging_status=node.value)
+        if node.field == "format":
+            return Q(format=node.value)
+        # A rejected detection is not a tag, so it does not make an asset "manual" or "auto".
+        detections = Detection.objects.filter(asset_id=OuterRef("pk"), source=node.value).exclude(
+            review=ReviewState.REJECTED
+        )
+        return Q(Exists(detections))
+    if isinstance(node, FilenameMatch):
+        return _filename_q(node.pattern)
+    raise TypeError(f"cannot search for {node!r}")
+
+
+def assets_filter(*, assets: QuerySet[Asset], query: Node | None) -> QuerySet[Asset]:
+    """``assets`` (already scoped to a user) narrowed to those matching ``query``."""
+    if query is None:
+        return assets
+    return assets.filter(_to_q(query, _label_ids(query)))
+
+
+def assets_sort(
+    *, assets: QuerySet[Asset], sort: str, label: str | None = None, label_required: bool = False
+) -> QuerySet[Asset]:
+    """Order for display and keyset paging; every ordering ends in the unique id.
+
+    ``label_required`` says every asset in ``assets`` has ``label`` (the query demands it), which
+    allows sorting by confidence through a join that the (owner, label, confidence) index feeds
+    in order, instead of computing a subquery for every match.
+    """
+    if sort == "oldest":
+        return assets.order_by("created_at", "id")
+    if sort == "confidence":
+        label_id = Label.objects.filter(name=label).values_list("id", flat=True).first() if label else None
+        if label_id is not None and label_required:
+            # One summary row per (asset, label): the join adds no duplicates. The owner condition
+            # lets the (owner, label, confidence) index deliver the rows already in order.
+            joined = assets.filter(tags__label_id=label_id, tags__owner_id=F("owner_id")).annotate(
+                sort_confidence=F("tags__confidence")
+            )
+            return joined.order_by("-sort_confidence", "-created_at", "-id")
+        if label_id is None:
+            best: Any = Value(-1.0)
+        else:
+            # -1 for assets without the label (possible under OR), so they sort last, never NULL.
+            best = Coalesce(Subquery(_tags(label_id).values("confidence")[:1]), Value(-1.0), output_field=FloatField())
+        return assets.annotate(sort_confidence=best).order_by("-sort_confidence", "-created_at", "-id")
+    if sort == "objects":
+        total = (
+            AssetTag.objects.filter(asset_id=OuterRef("pk"))
+            .order_by()
+            .values("asset_id")
+            .annotate(total=Sum("count"))
+            .values("total")
+        )
+        return assets.annotate(sort_objects=Coalesce(Subquery(total), Value(0), output_field=IntegerField())).order_by(
+            "-sort_objects", "-created_at", "-id"
+        )
+    return assets.order_by("-created_at", "-id")
+
+
+def assets_search(
+    *, user: AbstractBaseUser | AnonymousUser, query: Node | None, sort: str = "newest"
+) -> QuerySet[Asset]:
+    """The user's assets matching ``query``, in ``sort`` order (confidence: of the first label asked for)."""
+    return assets_find(assets=assets_visible_to(user), query=query, sort=sort)
+
+
+def assets_find(*, assets: QuerySet[Asset], query: Node | None, sort: str) -> QuerySet[Asset]:
+    """``assets`` (already scoped to a user) filtered by ``query`` and sorted."""
+    labels = positive_labels(query)
+    label = labels[0] if labels else None
+    required = label in required_labels(query)
+    if sort == "confidence" and required:
+        # The sort joins the label's summary row, which already demands the label: a bare
+        # top-level term for it would only add a second, order-breaking join.
+        query = _without_bare_term(query, label)
+    return assets_sort(
+        assets=assets_filter(assets=assets, query=query), sort=sort, label=label, label_required=required
+    )
+
+
+def _without_bare_term(query: Node | None, label: str | None) -> Node | None:
+    def bare(item: Node) -> bool:
+        return (
+            isinstance(item, LabelTerm)
+            and item.label == label
+            and item == LabelTerm(label=item.label, known=item.known, span=item.span)
+        )
+
+    if query is not None and bare(query):
+        return None
+    if isinstance(query, And):
+        kept = tuple(item for item in query.items if not bare(item))
+        return None if not kept else kept[0] if len(kept) == 1 else And(kept)
+    return query
+
+
+# --- facets -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Facet:
+    label: str
+    count: int
+
+
+def label_facets(
+    *, user: AbstractBaseUser | AnonymousUser, query: Node | None, prefix: str = "", limit: int = 30
+) -> list[Facet]:
+    """How many of the user's assets matching ``query`` carry each label, most common first.
+
+    With ``prefix`` only labels starting with it (or with a synonym or plural starting with it)
+    are counted: that is the autocomplete.
+    """
+    if not user.is_authenticated:
+        return []
+    matching = assets_filter(assets=assets_visible_to(user), query=query)
+    # owner_id repeats what the asset subquery already guarantees; it lets PostgreSQL read only
+    # this user's part of the (owner, label, ...) index.
+    tags = AssetTag.objects.filter(owner_id=user.pk, asset__in=matching.order_by().values("pk"))
+    word = normalize_label(prefix)
+    if word:
+        # Synonyms and plurals only from three letters on: "c" would match half the synonym table.
+        also = set(label_candidates(word)) if len(word) >= 3 else set()
+        also.update(target for name, target in SYNONYMS.items() if len(word) >= 3 and name.startswith(word))
+        tags = tags.filter(Q(label__name__startswith=word) | Q(label__name__in=also))
+    # Grouped by id, not name: joining the label table to every tag row costs more than the count.
+    # There are few labels, so all groups come back and ties are ordered by name here.
+    counts = dict(tags.order_by().values("label_id").annotate(count=Count("asset_id")).values_list("label_id", "count"))
+    names = dict(Label.objects.filter(pk__in=counts).values_list("id", "name"))
+    facets = sorted((Facet(label=names[pk], count=count) for pk, count in counts.items() if pk in names),
+                    key=lambda facet: (-facet.count, facet.label))  # fmt: skip
+    return facets[: max(1, min(limit, MAX_FACETS))]
+
+
+# --- keyset pages -------------------------------------------------------------------------------
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    items: list[Any]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def _ordering(queryset: QuerySet) -> list[str]:
+    ordering = [str(field) for field in (queryset.query.order_by or queryset.model._meta.ordering)]
+    if not ordering or ordering[-1].lstrip("-") not in {"id", "pk"}:
+        raise ValueError(f"keyset paging needs an ordering that ends in the id, not {ordering}")
+    return ordering
+
+
+def _output_field(queryset: QuerySet, name: str) -> Any:
+    if name in queryset.query.annotations:
+        return queryset.query.annotations[name].output_field
+    return queryset.model._meta.pk if name == "pk" else queryset.model._meta.get_field(name)
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _encode(ordering: list[str], item: Any, *, backwards: bool) -> str:
+    values = [_encode_value(getattr(item, field.lstrip("-"))) for field in ordering]
+    payload = json.dumps({"o": ordering, "v": values, "b": backwards}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _decode(queryset: QuerySet, ordering: list[str], cursor: str) -> tuple[list[Any], bool]:
+    invalid = InvalidCursor("This page link is invalid or belongs to another sort order; start from the first page.")
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise invalid
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise invalid from None
+    if not isinstance(payload, dict) or payload.get("o") != ordering or not isinstance(payload.get("b"), bool):
+        raise invalid
+    raw = payload.get("v")
+    if not isinstance(raw, list) or len(raw) != len(ordering):
+        raise invalid
+    values = []
+    for field, value in zip(ordering, raw, strict=True):
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise invalid
+        try:
+            parsed = _output_field(queryset, field.lstrip("-")).to_python(value)
+        except (ValidationError, FieldDoesNotExist, TypeError, ValueError, OverflowError):
+            raise invalid from None
+        if parsed is None or (isinstance(parsed, float) and parsed != parsed):  # NaN never equals itself
+            raise invalid
+        if isinstance(parsed, datetime) and timezone.is_naive(parsed):
+            raise invalid
+        values.append(parsed)
+    return values, payload["b"]
+
+
+def _beyond(ordering: list[str], values: list[Any], *, backwards: bool) -> Q:
+    """Rows strictly after ``values`` in ``ordering`` (strictly before when ``backwards``)."""
+    result = _nothing()
+    equal = _everything()
+    for field, value in zip(ordering, values, strict=True):
+        name = field.lstrip("-")
+        descending = field.startswith("-") != backwards
+        result |= equal & Q(**{f"{name}__{'lt' if descending else 'gt'}": value})
+        equal &= Q(**{name: value})
+    # The same bound on the first key alone, which an index on that key can use.
+    first = ordering[0].lstrip("-")
+    first_descending = ordering[0].startswith("-") != backwards
+    return Q(**{f"{first}__{'lte' if first_descending else 'gte'}": values[0]}) & result
+
+
+def keyset_page(*, queryset: QuerySet, cursor: str | None, size: int) -> KeysetPage:
+    """One page of an ordered queryset; cursors hold the sort key of an edge row, not an offset,
+    so rows added or removed elsewhere do not shift later pages.
+    """
+    ordering = _ordering(queryset)
+    backwards = False
+    if cursor:
+        values, backwards = _decode(queryset, ordering, cursor)
+        queryset = queryset.filter(_beyond(ordering, values, backwards=backwards))
+        if backwards:
+            flipped = [field[1:] if field.startswith("-") else f"-{field}" for field in ordering]
+            queryset = queryset.order_by(*flipped)
+    rows = list(queryset[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    if not rows:
+        return KeysetPage(items=[], next_cursor=None, previous_cursor=None)
+    has_next = more if not backwards else True
+    has_previous = more if backwards else bool(cursor)
+    return KeysetPage(
+        items=rows,
+        next_cursor=_encode(ordering, rows[-1], backwards=False) if has_next else None,
+        previous_cursor=_encode(ordering, rows[0], backwards=True) if has_previous else None,
+    )
