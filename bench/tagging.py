@@ -167,7 +167,8 @@ def time_pipeline(assets: list) -> float:
     done = 0
     for asset in assets:
         # With TAGGING_BATCH_SIZE > 1 one call claims and tags several waiting assets.
-        done += sum(1 for o in run_detection(asset_id=str(asset.pk), task_id=f"bench-{asset.pk}") if o.status == "tagged")
+        outcomes = run_detection(asset_id=str(asset.pk), task_id=f"bench-{asset.pk}")
+        done += sum(1 for outcome in outcomes if outcome.status == "tagged")
     elapsed = time.perf_counter() - started
     if done != len(assets):
         raise RuntimeError(f"only {done} of {len(assets)} assets were tagged")

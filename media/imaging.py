@@ -9,7 +9,7 @@ import io
 import re
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import IO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -68,12 +68,15 @@ _SIGNATURES: list[tuple[bytes, str]] = [
 ]
 
 
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"heim", b"heis")
+
+
 def looks_like_accepted_format(head: bytes) -> bool:
     """True when the first bytes carry the signature of a format we accept (so a failure is corruption)."""
     return (
         head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*"))
         or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
-        or (head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"heim", b"heis"))
+        or (head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS)
     )
 
 
@@ -112,7 +115,7 @@ def _parse_exif_time(value: object, offset: object) -> datetime | None:
         moment = datetime.strptime(value.strip().rstrip("\x00")[:19], "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
-    tz = timezone.utc
+    tz = UTC
     if isinstance(offset, str) and re.fullmatch(r"[+-]\d{2}:\d{2}", offset.strip()):
         sign = -1 if offset.strip()[0] == "-" else 1
         hours, minutes = (int(part) for part in offset.strip()[1:].split(":"))

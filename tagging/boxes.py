@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Box:
     """An axis-aligned box: top-left corner plus horizontal and vertical span, in pixels."""
 
@@ -20,11 +20,6 @@ class Box:
     @property
     def area(self) -> int:
         return self.width * self.height
-
-    def scaled(self, factor: float) -> Box:
-        return Box.from_corners(
-            self.x * factor, self.y * factor, (self.x + self.width) * factor, (self.y + self.height) * factor
-        )
 
     @classmethod
     def from_corners(cls, x1: float, y1: float, x2: float, y2: float) -> Box:

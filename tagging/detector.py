@@ -25,8 +25,8 @@ from urllib.parse import urlparse
 import torch
 from PIL import Image
 from torch import nn
-from torchvision.models import get_model, get_model_weights, list_models
 from torchvision.models import detection as tv_detection
+from torchvision.models import get_model, get_model_weights, list_models
 from torchvision.models._api import WeightsEnum
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FasterRCNN, TwoMLPHead
@@ -230,7 +230,8 @@ def download_weights(model_name: str, weights_dir: Path) -> Path:
         )
     except (urllib.error.URLError, OSError, RuntimeError) as error:
         target.unlink(missing_ok=True)
-        raise WeightsMissingError(missing_weights_message(model_name, weights_dir, why=f"download failed: {error}"))
+        why = f"download failed: {error}"
+        raise WeightsMissingError(missing_weights_message(model_name, weights_dir, why=why)) from error
     return target
 
 
@@ -396,7 +397,9 @@ class Detector:
         scale = model_input_scale(self.model, width, height)
         return max(1, round(width * scale)), max(1, round(height * scale))
 
-    def detect(self, images: Sequence[Image.Image], *, original_sizes: Sequence[tuple[int, int]] | None = None) -> list[list[DetectedObject]]:
+    def detect(
+        self, images: Sequence[Image.Image], *, original_sizes: Sequence[tuple[int, int]] | None = None
+    ) -> list[list[DetectedObject]]:
         """Detect objects in ``images`` with one forward pass.
 
         Boxes are returned in the coordinates of ``original_sizes`` (width, height) when given,
@@ -420,7 +423,7 @@ class Detector:
             else:
                 outputs = self.model(tensors)
         results = []
-        for output, tensor, (width, height) in zip(outputs, tensors, sizes):
+        for output, tensor, (width, height) in zip(outputs, tensors, sizes, strict=True):
             factor_x = width / tensor.shape[-1]
             factor_y = height / tensor.shape[-2]
             results.append(self._to_objects(output, factor_x, factor_y, width, height))
@@ -433,7 +436,7 @@ class Detector:
         scores = output["scores"].float().cpu().tolist()
         labels = output["labels"].cpu().tolist()
         found: list[DetectedObject] = []
-        for (x1, y1, x2, y2), score, index in sorted(zip(boxes, scores, labels), key=lambda row: -row[1]):
+        for (x1, y1, x2, y2), score, index in sorted(zip(boxes, scores, labels, strict=True), key=lambda row: -row[1]):
             if not 0 <= index < len(self.categories):
                 continue
             label = self.categories[index]

@@ -9,6 +9,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -17,9 +18,9 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from PIL import Image
 
+from media.imaging import open_upright_rgb
 from media.models import Asset
 from tagging import services
-from media.imaging import open_upright_rgb
 from tagging.detector import Detector, DetectorError
 from tagging.worker import batch_size_for, get_detector
 
@@ -53,7 +54,9 @@ def _decode(asset: Asset, detector: Detector) -> Image.Image:
         return open_upright_rgb(handle, target_long_side=target)
 
 
-def _run_info(detector: Detector, *, task_id: str, worker: str, batch: int, started, duration_ms: int) -> services.RunInfo:  # type: ignore[no-untyped-def]
+def _run_info(
+    detector: Detector, *, task_id: str, worker: str, batch: int, started: datetime, duration_ms: int
+) -> services.RunInfo:
     config = detector.config
     return services.RunInfo(
         model_name=detector.model_name,
@@ -158,7 +161,7 @@ def run_detection(*, asset_id: str, task_id: str, model: str = "", worker: str =
                 started=started_at,
                 duration_ms=int((time.monotonic() - started) * 1000),
             )
-            for asset, objects in zip(decoded, found):
+            for asset, objects in zip(decoded, found, strict=True):
                 run = services.detections_replace(
                     asset_id=asset.pk,
                     objects=[services.FoundObject(obj.label, obj.confidence, obj.box) for obj in objects],

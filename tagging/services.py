@@ -121,7 +121,8 @@ def tagging_claim(*, asset_id: uuid.UUID | str, task_id: str) -> Asset | None:
     claimed = (
         Asset.objects.filter(pk=asset_id)
         .filter(
-            Q(tagging_status=TaggingStatus.PENDING) | Q(tagging_status=TaggingStatus.PROCESSING, tagging_task_id=task_id)
+            Q(tagging_status=TaggingStatus.PENDING)
+            | Q(tagging_status=TaggingStatus.PROCESSING, tagging_task_id=task_id)
         )
         .update(
             tagging_status=TaggingStatus.PROCESSING,

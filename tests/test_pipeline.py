@@ -60,7 +60,8 @@ def test_tagging_stores_labels_boxes_summary_and_provenance(scene_asset):
     assert_found_all(asset, scene)
 
     run = DetectionRun.objects.get(asset=asset)
-    assert run.succeeded and run.model_name.startswith("fasterrcnn_tiny") and run.weights.startswith("shapes_detector.pt")
+    assert run.succeeded and run.model_name.startswith("fasterrcnn_tiny")
+    assert run.weights.startswith("shapes_detector.pt")
     assert run.device == "cpu" and run.score_threshold == 0.5 and run.worker == "test@host" and run.task_id == "t-1"
     assert run.detection_count == asset.detections.count()
     assert all(d.run_id == run.pk and d.source == DetectionSource.AUTO for d in asset.detections.all())
@@ -90,7 +91,10 @@ def test_running_twice_leaves_one_set_of_detections(scene_asset):
 
 def test_detections_replace_is_idempotent_for_the_same_objects(scene_asset):
     asset, _ = scene_asset
-    found = [services.FoundObject("circle", 0.9, Box(10, 10, 50, 50)), services.FoundObject("dog", 0.6, Box(1, 2, 3, 4))]
+    found = [
+        services.FoundObject("circle", 0.9, Box(10, 10, 50, 50)),
+        services.FoundObject("dog", 0.6, Box(1, 2, 3, 4)),
+    ]
     info = services.RunInfo(model_name="m")
     services.detections_replace(asset_id=asset.pk, objects=found, info=info)
     services.detections_replace(asset_id=asset.pk, objects=found, info=info)
@@ -350,7 +354,11 @@ def test_a_dead_broker_keeps_the_upload_and_the_sweeper_sends_it_later(
     assert asset.tagging_status == TaggingStatus.PENDING and asset.tagging_enqueued_at is None
 
     monkeypatch.undo()
-    monkeypatch.setattr(tasks.detect_objects, "apply_async", lambda args=None, kwargs=None, queue=None, **o: sent.append((args, kwargs, queue)))
+
+    def broker_back(args=None, kwargs=None, queue=None, **options):
+        sent.append((args, kwargs, queue))
+
+    monkeypatch.setattr(tasks.detect_objects, "apply_async", broker_back)
     assert services.tagging_sweep().requeued == 0  # still inside the grace period
     result = services.tagging_sweep(now=timezone.now() + timedelta(seconds=settings.TAGGING_UNQUEUED_GRACE + 1))
     assert result.requeued == 1 and sent == [([str(asset.pk)], {}, "detection")]
