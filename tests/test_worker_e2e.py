@@ -4,19 +4,25 @@ real torchvision shapes model → detections in the real database (PostgreSQL in
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+import sys
 import time
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from media.models import Asset, TaggingStatus
 from tagging.boxes import Box
 from tagging.models import DetectionRun
-from tagging.services import tagging_enqueue, tagging_reset
+from tagging.services import tagging_enqueue, tagging_reset, tagging_sweep
 from tests.fixtures.shapes import three_shapes_scene
 from tests.images import upload
-from tests.worker_process import celery_worker, purge_queues
+from tests.worker_process import REPO, celery_worker, current_database_url, purge_queues
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -97,3 +103,50 @@ def test_duplicate_messages_and_retag_leave_one_set(api_client, worker, shared_m
     assert final.tagging_status == TaggingStatus.TAGGED
     assert sorted((d.label_id, d.x, d.y, d.width, d.height) for d in final.detections.all()) == baseline
     assert DetectionRun.objects.filter(asset_id=asset_id, succeeded=True).count() == 2
+
+
+UPLOAD_WITH_DEAD_BROKER = """
+import json, os, sys, time
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.test import Client
+client = Client()
+client.force_login(get_user_model().objects.get(username=sys.argv[1]))
+with open(sys.argv[2], "rb") as handle:
+    started = time.monotonic()
+    response = client.post("/api/assets/", {"file": handle})
+print(json.dumps({"status": response.status_code, "seconds": time.monotonic() - started, "body": response.json()}))
+"""
+
+
+def test_upload_while_the_broker_is_down_is_kept_and_tagged_once_it_is_back(
+    user, worker, shared_media, tmp_path, settings
+):
+    data, shapes = scene_png(background=(200, 220, 240))
+    photo = tmp_path / "outage.png"
+    photo.write_bytes(data)
+    env = {
+        **os.environ,
+        "DATABASE_URL": current_database_url(),
+        "CELERY_BROKER_URL": "redis://127.0.0.1:9/0",  # nothing listens there: the broker is down
+        "MEDIA_ROOT": str(shared_media),
+        "ALLOWED_HOSTS": "testserver",
+        "SECURE_SSL_REDIRECT": "0",
+        "DJANGO_SETTINGS_MODULE": "assetsite.settings",
+    }
+    result = subprocess.run([sys.executable, "-c", UPLOAD_WITH_DEAD_BROKER, user.username, str(photo)],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["status"] == 201 and outcome["body"]["status"] == "pending"
+    assert outcome["seconds"] < 10
+    asset = Asset.objects.get(pk=outcome["body"]["id"])
+    assert asset.tagging_enqueued_at is None
+
+    # The broker is back (this process's broker is the real one): the sweeper sends it, the worker tags it.
+    swept = tagging_sweep(now=timezone.now() + timedelta(seconds=settings.TAGGING_UNQUEUED_GRACE + 1))
+    assert swept.requeued == 1
+    tagged = wait_for(asset.pk)
+    assert tagged.tagging_status == TaggingStatus.TAGGED, worker.log
+    assert {"circle", "square", "triangle"} <= set(tagged.tags.values_list("label__name", flat=True))
