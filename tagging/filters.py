@@ -21,6 +21,8 @@ from tagging.models import DetectionSource
 from tagging.query import (
     FORMATS,
     MAX_COUNT,
+    MAX_YEAR,
+    MIN_YEAR,
     And,
     AnyTag,
     Compare,
@@ -82,6 +84,10 @@ class AssetFilterForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        for field in ("uploaded_after", "uploaded_before", "taken_after", "taken_before"):
+            day = data.get(field)
+            if day is not None and not MIN_YEAR <= day.year <= MAX_YEAR:
+                self.add_error(field, f"Give a date between {MIN_YEAR} and {MAX_YEAR}.")  # drops it from data
         for start, end in (("uploaded_after", "uploaded_before"), ("taken_after", "taken_before")):
             if data.get(start) and data.get(end) and data[start] > data[end]:
                 self.add_error(end, f"{end} is earlier than {start}.")

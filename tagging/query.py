@@ -32,6 +32,9 @@ MAX_TERMS = 40
 MAX_DEPTH = 20  # parentheses and NOTs inside each other
 MAX_COUNT = 100_000
 MAX_RELATIVE_DAYS = 36_600
+# Photos fall well inside this; the bounds keep dates clear of datetime's limits in any time zone.
+MIN_YEAR = 1800
+MAX_YEAR = 2999
 
 # Kept here rather than imported so the parser stays free of Django and Pillow; tests check
 # them against media.models.TaggingStatus and media.imaging.ACCEPTED_FORMATS.
@@ -781,6 +784,12 @@ class _Builder:
             if relative and 1 <= int(relative.group(1)) <= MAX_RELATIVE_DAYS:
                 return today - timedelta(days=int(relative.group(1)) - 1), today + timedelta(days=1)
             match = re.fullmatch(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?", value)
+            if match and not MIN_YEAR <= int(match.group(1)) <= MAX_YEAR:
+                raise QueryError(
+                    f"'{value}' at position {position} is out of range: years from {MIN_YEAR} to {MAX_YEAR}.",
+                    position,
+                    value,
+                )
             if match:
                 year = int(match.group(1))
                 if match.group(3):
@@ -791,7 +800,9 @@ class _Builder:
                     first = date(year, month, 1)
                     return first, (date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1))
                 return date(year, 1, 1), date(year + 1, 1, 1)
-        except (ValueError, OverflowError):
+        except QueryError:
+            raise
+        except (ValueError, OverflowError):  # no such day, like 2023-02-29
             pass
         raise QueryError(
             f"'{value}' at position {position} is not a date: use 2024, 2024-06, 2024-06-30, today, yesterday, "

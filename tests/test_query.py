@@ -364,6 +364,8 @@ def test_toggle_label(text, toggled, expected):
         ("format:bmp", 7, "bmp", "jpeg"),
         ("status@x", 6, "@", "filter"),
         ("uploaded:2024-13", 9, "2024-13", "not a date"),
+        ("uploaded:9999", 9, "9999", "out of range"),
+        ("taken>=0001-01-01", 7, "0001-01-01", "out of range"),
         ("taken:2023-02-29", 6, "2023-02-29", "not a date"),
         ("taken:2025..2024", 6, "2025..2024", "ends before it starts"),
         ("uploaded:..", 9, "..", "at least one end"),

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from media.models import Asset, TaggingStatus
 from tagging import services
@@ -320,6 +322,8 @@ def test_bad_query_is_a_400_with_the_position(api_client, library):
         ({"sort": "random"}, "sort"),
         ({"sort": "confidence"}, "sort"),
         ({"uploaded_after": "2024-02-30"}, "uploaded_after"),
+        ({"uploaded_before": "9999-12-31"}, "uploaded_before"),
+        ({"taken_after": "0001-01-01"}, "taken_after"),
         ({"uploaded_after": "2024-05-02", "uploaded_before": "2024-05-01"}, "uploaded_before"),
         ({"filename": "a\x00b"}, "filename"),
     ],
@@ -329,6 +333,31 @@ def test_bad_structured_parameters_are_400(api_client, library, params, field):
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "invalid" and field in body["errors"]
+
+
+_QUERY_PIECES = st.sampled_from(
+    ["dog", "cats", "person", " ", "(", ")", '"', "OR", "-", "NOT", ">=", "=0", "<2", "@0.9", "@", ":big", ":area>5%",
+     "uploaded:", "taken:", "2024", "-06", "..", "none", "status:tagged", "source:manual", "format:heic", "filename:",
+     "*", "?", "%", "_", "\\", "[", "unicorn", "traffic light", "\x00", "é", "9999", "0001"]
+)  # fmt: skip
+_PARAMS = st.dictionaries(
+    st.sampled_from(["label", "exclude_label", "min_confidence", "min_count", "uploaded_after", "uploaded_before",
+                     "taken_after", "taken_before", "status", "source", "image_format", "filename", "sort", "cursor",
+                     "page_size", "prefix", "limit"]),
+    st.one_of(st.text(max_size=12), st.sampled_from(["1", "0.5", "-1", "2024-01-01", "9999-12-31", "dog,cat",
+                                                     "confidence", "objects", "tagged", "nan", "1e309"])),
+    max_size=4,
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(st.text(max_size=40), st.lists(_QUERY_PIECES, max_size=12).map("".join)), params=_PARAMS)
+def test_fuzz_the_api_never_fails(api_client, library, text, params):
+    for url in ("/api/assets/", "/api/labels/"):
+        response = api_client.get(url, {"q": text, **params})
+        assert response.status_code in {200, 400}, (text, params, response.content[:300])
+        if response.status_code == 400:
+            assert response.json()["code"] in {"invalid_query", "invalid", "invalid_cursor"}
 
 
 def test_detail_ignores_search_parameters(api_client, library):
