@@ -11,7 +11,7 @@ from django.shortcuts import render
 from media.views import AssetDetailView, LibraryView
 from tagging.filters import AssetFilter
 from tagging.models import AssetTag, Detection, ReviewState
-from tagging.query import positive_labels, selected_labels, toggle_label
+from tagging.query import LabelTerm, positive_labels, selected_labels, toggle_label, walk
 from tagging.search import SORTS, InvalidCursor, keyset_page, label_facets
 
 
@@ -74,6 +74,7 @@ class TaggedLibraryView(LibraryView):
             sort_label=(positive_labels(query) or [None])[0],
             facets=self._facets(request, filterset),
             searching=query is not None,
+            unknown_labels=[item.label for item, _ in walk(query) if isinstance(item, LabelTerm) and not item.known],
         )
         return render(request, self.template_name, context)
 

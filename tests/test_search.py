@@ -529,6 +529,12 @@ def test_facet_toggle_for_a_label_parameter_and_sort(web_client, library):
     assert "dog 0.95" in response.content.decode()
 
 
+def test_library_page_says_when_a_label_does_not_exist(web_client, library):
+    page = web_client.get(reverse("library"), {"q": "dgo OR cat"}).content.decode()
+    assert "No picture has a label called <q>dgo</q>." in page
+    assert "label called" not in web_client.get(reverse("library"), {"q": "cats"}).content.decode()
+
+
 def test_library_page_is_scoped(web_client, library):
     response = web_client.get(reverse("library"), {"q": "dog@0.99"})
     assert response.status_code == 200 and list(response.context["assets"]) == []
