@@ -74,14 +74,6 @@ def _run_info(
     )
 
 
-def give_up_message(attempts: int) -> str:
-    return (
-        f"Gave up after {attempts} attempts: tagging this image never finished (the worker crashed, ran out of "
-        "memory or hit the time limit). Check the worker log, then retry with "
-        "`python manage.py retag --status failed`."
-    )
-
-
 def _hand_back(assets: list[Asset], *, primary_id: uuid.UUID, task_id: str, error: BaseException) -> None:
     """After a transient error: put unfinished claims back to pending; the task retry covers the primary."""
     message = f"Interrupted ({type(error).__name__}: {error}); will retry."
@@ -114,18 +106,26 @@ def run_detection(*, asset_id: str, task_id: str, model: str = "", worker: str =
             current = Asset.objects.filter(pk=key).values_list("tagging_status", flat=True).first()
             return [Outcome(str(key), "skipped", "asset deleted" if current is None else f"already {current}")]
         if primary.tagging_attempts > settings.TAGGING_MAX_ATTEMPTS:
-            services.tagging_fail(asset_id=key, error=give_up_message(primary.tagging_attempts - 1))
+            services.tagging_fail(asset_id=key, error=services.give_up_message(primary.tagging_attempts - 1), task_id=task_id)
             return [Outcome(str(key), "failed", "too many attempts")]
     except TRANSIENT_ERRORS as error:
         raise TransientError(f"{type(error).__name__}: {error}") from error
 
     try:
         detector = get_detector(model)
-    except DetectorError as error:
+    except Exception as error:
         # Missing weights or a broken checkpoint: retrying will not help until an operator acts.
-        services.tagging_fail(asset_id=key, error=str(error))
-        return [Outcome(str(key), "failed", str(error))]
+        message = str(error) if isinstance(error, DetectorError) else (
+            f"The detector could not be loaded ({type(error).__name__}: {str(error)[:500]})."
+        )
+        logger.error("detector %r not loaded: %s", model or settings.TAGGING_MODEL, message)
+        info = services.RunInfo(model_name=model or settings.TAGGING_MODEL or "default", task_id=task_id, worker=worker)
+        services.tagging_fail(asset_id=key, error=message, task_id=task_id, info=info)
+        return [Outcome(str(key), "failed", message)]
 
+    failure_info = _run_info(
+        detector, task_id=task_id, worker=worker, batch=1, started=timezone.now(), duration_ms=0
+    )
     claimed = [primary]
     finished: set[uuid.UUID] = set()
     outcomes: list[Outcome] = []
@@ -148,7 +148,7 @@ def run_detection(*, asset_id: str, task_id: str, model: str = "", worker: str =
                 message = f"The stored image could not be decoded ({error}). Upload it again."
             else:
                 continue
-            services.tagging_fail(asset_id=asset.pk, error=message)
+            services.tagging_fail(asset_id=asset.pk, error=message, task_id=task_id, info=failure_info)
             finished.add(asset.pk)
             outcomes.append(Outcome(str(asset.pk), "failed", message))
         if decoded:
@@ -180,6 +180,6 @@ def run_detection(*, asset_id: str, task_id: str, model: str = "", worker: str =
         message = f"Detection failed ({type(error).__name__}: {str(error)[:500]}). Retry with `retag` after fixing."
         for asset in claimed:
             if asset.pk not in finished:
-                services.tagging_fail(asset_id=asset.pk, error=message)
+                services.tagging_fail(asset_id=asset.pk, error=message, task_id=task_id, info=failure_info)
                 outcomes.append(Outcome(str(asset.pk), "failed", message))
     return outcomes

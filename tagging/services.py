@@ -229,6 +229,10 @@ def detections_replace(
     label is dropped, so a rejected box does not come back and an accepted one is not doubled.
     Running this again for the same asset leaves exactly one set of automatic detections.
     Returns None if the asset was deleted meanwhile.
+
+    The last write wins. But if the asset was reset for re-tagging or claimed by another task
+    while this run worked (``info.task_id`` no longer holds the claim), its status is left alone
+    so the newer request still runs.
     """
     with transaction.atomic():
         asset = Asset.objects.select_for_update().filter(pk=asset_id).first()
@@ -267,18 +271,29 @@ def detections_replace(
             )
         Detection.objects.bulk_create(rows)
         tags_rebuild(asset=asset)
-        now = timezone.now()
-        Asset.objects.filter(pk=asset.pk).update(
-            tagging_status=TaggingStatus.TAGGED, tagging_error="", tagged_at=now, updated_at=now
-        )
+        if not _superseded(asset, info.task_id):
+            now = timezone.now()
+            Asset.objects.filter(pk=asset.pk).update(
+                tagging_status=TaggingStatus.TAGGED, tagging_error="", tagged_at=now, updated_at=now
+            )
     return run
 
 
-def tagging_fail(*, asset_id: uuid.UUID | str, error: str, info: RunInfo | None = None) -> None:
-    """Mark the asset failed with a message for people, and record the failed run."""
+def _superseded(asset: Asset, task_id: str) -> bool:
+    """True when a task's claim on ``asset`` was replaced by a reset or another task's claim."""
+    return bool(task_id) and asset.tagging_task_id != task_id
+
+
+def tagging_fail(
+    *, asset_id: uuid.UUID | str, error: str, task_id: str = "", info: RunInfo | None = None
+) -> None:
+    """Mark the asset failed with a message for people, and record the failed run.
+
+    With ``task_id``, nothing changes if that task's claim was superseded meanwhile.
+    """
     with transaction.atomic():
         asset = Asset.objects.select_for_update().filter(pk=asset_id).first()
-        if asset is None:
+        if asset is None or _superseded(asset, task_id):
             return
         if info is not None:
             _record_run(asset=asset, info=info, succeeded=False, error=error)
@@ -288,6 +303,14 @@ def tagging_fail(*, asset_id: uuid.UUID | str, error: str, info: RunInfo | None 
 
 
 # --- sweeper ------------------------------------------------------------------------------------
+
+
+def give_up_message(attempts: int) -> str:
+    return (
+        f"Gave up after {attempts} attempts: tagging this image never finished (the worker crashed, ran out of "
+        "memory or hit the time limit). Check the worker log, then retry with "
+        "`python manage.py retag --status failed`."
+    )
 
 
 @dataclass(frozen=True)
@@ -307,14 +330,7 @@ def tagging_sweep(*, now: datetime | None = None, limit: int = 1000) -> SweepRes
     ).values_list("pk", "tagging_attempts", "tagging_task_id")[:limit]
     for asset_id, attempts, task_id in stuck:
         if attempts >= settings.TAGGING_MAX_ATTEMPTS:
-            tagging_fail(
-                asset_id=asset_id,
-                error=(
-                    f"Gave up after {attempts} attempts: the worker stopped (crashed, ran out of memory or hit "
-                    "the time limit) every time it processed this image. Check the worker log, then retry with "
-                    "`python manage.py retag --status failed`."
-                ),
-            )
+            tagging_fail(asset_id=asset_id, task_id=task_id, error=give_up_message(attempts))
             failed += 1
         elif tagging_release(asset_id=asset_id, task_id=task_id):
             to_send.append(asset_id)

@@ -464,3 +464,26 @@ def test_every_accepted_format_is_decoded_and_tagged(user, fmt):
     asset = upload_scene(user, scene, name=f"scene.{fmt.lower()}", fmt=fmt)
     assert run_detection(asset_id=str(asset.pk), task_id="t-1")[0].status == "tagged"
     assert_found_all(asset, scene)
+
+
+def test_a_retag_requested_during_a_run_is_not_lost(scene_asset):
+    asset, _ = scene_asset
+    services.tagging_claim(asset_id=asset.pk, task_id="old-run")
+    services.tagging_reset(assets=Asset.objects.filter(pk=asset.pk))  # a user asks for a re-tag meanwhile
+    found = [services.FoundObject("circle", 0.9, Box(10, 10, 50, 50))]
+    old_run = services.RunInfo(model_name="m", task_id="old-run")
+    services.detections_replace(asset_id=asset.pk, objects=found, info=old_run)
+    services.tagging_fail(asset_id=asset.pk, error="late failure", task_id="old-run")
+    asset.refresh_from_db()
+    assert asset.tagging_status == TaggingStatus.PENDING and asset.tagging_error == ""
+    assert asset.detections.count() == 1  # the old run's result is kept until the new one replaces it
+    assert run_detection(asset_id=str(asset.pk), task_id="new-run")[0].status == "tagged"
+
+
+def test_failed_runs_are_recorded_with_their_error(scene_asset, settings):
+    asset, _ = scene_asset
+    (Path(settings.MEDIA_ROOT) / asset.file.name).write_bytes(b"GIF89a" + b"\x00" * 10)
+    run_detection(asset_id=str(asset.pk), task_id="t-1", worker="w@h")
+    run = DetectionRun.objects.get(asset=asset)
+    assert not run.succeeded and "could not be decoded" in run.error
+    assert run.model_name.startswith("fasterrcnn_tiny") and run.worker == "w@h"
