@@ -106,7 +106,8 @@ def run_detection(*, asset_id: str, task_id: str, model: str = "", worker: str =
             current = Asset.objects.filter(pk=key).values_list("tagging_status", flat=True).first()
             return [Outcome(str(key), "skipped", "asset deleted" if current is None else f"already {current}")]
         if primary.tagging_attempts > settings.TAGGING_MAX_ATTEMPTS:
-            services.tagging_fail(asset_id=key, error=services.give_up_message(primary.tagging_attempts - 1), task_id=task_id)
+            message = services.give_up_message(primary.tagging_attempts - 1)
+            services.tagging_fail(asset_id=key, error=message, task_id=task_id)
             return [Outcome(str(key), "failed", "too many attempts")]
     except TRANSIENT_ERRORS as error:
         raise TransientError(f"{type(error).__name__}: {error}") from error
