@@ -177,9 +177,10 @@ def _filename_q(pattern: str) -> Q:
 
 def _to_q(node: Node, label_ids: dict[str, int]) -> Q:
     if isinstance(node, And):
-        result = _everything()
-        for item in node.items:
-            result &= _to_q(item, label_ids)
+        parts = [_to_q(item, label_ids) for item in node.items] or [_everything()]
+        result = parts[0]
+        for part in parts[1:]:
+            result &= part
         return result
     if isinstance(node, Or):
         return _or_q(node.items, label_ids)
@@ -196,12 +197,12 @@ def _to_q(node: Node, label_ids: dict[str, int]) -> Q:
         return Q(Exists(tags))
     if isinstance(node, DateRange):
         column = "created_at" if node.field == "uploaded" else "taken_at"
-        result = _everything()
+        bounds = {}
         if node.start is not None:
-            result &= Q(**{f"{column}__gte": _start_of(node.start)})
+            bounds[f"{column}__gte"] = _start_of(node.start)
         if node.end is not None:
-            result &= Q(**{f"{column}__lt": _start_of(node.end)})
-        return result
+            bounds[f"{column}__lt"] = _start_of(node.end)
+        return Q(**bounds) if bounds else _everything()
     if isinstance(node, DateMissing):
         return Q(taken_at__isnull=True)
     if isinstance(node, FieldEquals):
