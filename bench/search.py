@@ -1,0 +1,364 @@
+"""Search benchmark: seed 100,000 assets with ~1,000,000 detections in PostgreSQL, time typical searches.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/assetsite .venv/bin/python bench/search.py
+
+The data goes into its own database (``assetsite_bench`` on the same server, dropped and created
+again unless ``--reuse``). Label frequencies follow a Zipf-like curve like COCO's (person in about
+half the pictures, the rarest labels in under 1%). Each query runs through the real FilterSet,
+selectors and keyset pager (``q`` parsed, labels looked up, first page of 50 fetched) for the
+largest user; facets go through ``label_facets``. ``--explain`` prints the PostgreSQL plans.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_DATABASE = "assetsite_bench"
+USERS = (("bench_big", 0.50), ("bench_mid", 0.30), ("bench_small", 0.15), ("bench_tiny", 0.05))
+# Most common first, roughly as in COCO's training images.
+LABELS_BY_FREQUENCY = (
+    "person", "car", "chair", "cup", "bottle", "dining table", "dog", "handbag", "truck", "bench", "book",
+    "cell phone", "bowl", "traffic light", "backpack", "umbrella", "clock", "potted plant", "cat", "bicycle",
+    "couch", "sink", "tv", "bird", "boat", "motorcycle", "laptop", "bus", "knife", "vase", "spoon", "remote",
+    "fork", "sports ball", "horse", "wine glass", "tie", "bed", "train", "suitcase", "oven", "cake",
+    "skateboard", "airplane", "keyboard", "surfboard", "refrigerator", "pizza", "kite", "tennis racket",
+    "cow", "sheep", "elephant", "skis", "zebra", "giraffe", "banana", "frisbee", "donut", "sandwich",
+    "toilet", "carrot", "mouse", "apple", "teddy bear", "broccoli", "orange", "baseball glove", "stop sign",
+    "baseball bat", "snowboard", "microwave", "fire hydrant", "hot dog", "scissors", "toothbrush",
+    "parking meter", "bear", "toaster", "hair drier",
+)  # fmt: skip
+FORMATS = (("JPEG", "image/jpeg", "jpg", 0.80), ("HEIF", "image/heif", "heic", 0.10),
+           ("PNG", "image/png", "png", 0.07), ("WEBP", "image/webp", "webp", 0.03))  # fmt: skip
+
+QUERIES: list[tuple[str, dict[str, str]]] = [
+    ("everything, newest", {}),
+    ("one common label", {"q": "person"}),
+    ("one label", {"q": "dog"}),
+    ("one rare label", {"q": "giraffe"}),
+    ("rarest label", {"q": "hair drier"}),
+    ("AND of two", {"q": "dog frisbee"}),
+    ("AND of three, common", {"q": "person car chair"}),
+    ("AND of three, rare", {"q": "dog frisbee person"}),
+    ("OR with NOT", {"q": "(cat OR dog) -person"}),
+    ("NOT only", {"q": "-person"}),
+    ("label minus two", {"q": "person -car -chair"}),
+    ("OR of five", {"q": "cat OR dog OR horse OR sheep OR cow"}),
+    ("count >=", {"q": "person>=3"}),
+    ("count =0", {"q": "car=0 dog"}),
+    ("count <", {"q": "dog<2"}),
+    ("confidence", {"q": "dog@0.9"}),
+    ("two confidences", {"q": "person@0.95 car@0.9"}),
+    ("box size", {"q": "dog:big"}),
+    ("box size, common label", {"q": "person:huge"}),
+    ("date plus label", {"q": "dog uploaded:2024"}),
+    ("taken range plus label", {"q": "person taken:2023-06..2023-12"}),
+    ("filters mixed", {"q": "cat status:tagged format:jpeg"}),
+    ("structured label+confidence", {"label": "dog", "min_confidence": "0.8"}),
+    ("sort by confidence", {"q": "dog", "sort": "confidence"}),
+    ("sort by objects", {"q": "cat", "sort": "objects"}),
+    ("sort by objects, everything", {"sort": "objects"}),
+    ("page 2 (cursor)", {"q": "person", "_page": "2"}),
+]
+FACETS: list[tuple[str, dict[str, str]]] = [
+    ("facets, whole library", {}),
+    ("facets, one label", {"q": "dog"}),
+    ("facets, common label", {"q": "person"}),
+    ("facets, OR with NOT", {"q": "(cat OR dog) -person"}),
+    ("facets, rare AND", {"q": "dog frisbee"}),
+    ("autocomplete 'do'", {"prefix": "do"}),
+    ("autocomplete 'c' within person", {"q": "person", "prefix": "c"}),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--assets", type=int, default=100_000)
+    parser.add_argument("--detections-per-asset", type=float, default=10.0)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--reuse", action="store_true", help="keep an already seeded benchmark database")
+    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE for each query")
+    parser.add_argument("--only", default="", help="run only queries whose name contains this")
+    args = parser.parse_args()
+
+    url = os.environ.get("DATABASE_URL", "")
+    if urlsplit(url).scheme not in {"postgres", "postgresql", "pgsql"}:
+        sys.exit(
+            "bench/search.py needs PostgreSQL: set DATABASE_URL=postgres://user@host:5432/dbname (the benchmark "
+            f"creates its own database {BENCH_DATABASE!r} on that server). SQLite is not measured."
+        )
+    bench_url = urlunsplit(urlsplit(url)._replace(path=f"/{BENCH_DATABASE}"))
+    fresh = prepare_database(url, reuse=args.reuse)
+
+    os.environ["DATABASE_URL"] = bench_url
+    os.environ.setdefault("VAR_DIR", str(ROOT / "var" / "bench"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assetsite.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from media.models import Asset
+
+    if fresh or not Asset.objects.exists():
+        seed(assets=args.assets, per_asset=args.detections_per_asset)
+    run_benchmarks(runs=args.runs, explain=args.explain, only=args.only)
+
+
+def prepare_database(url: str, *, reuse: bool) -> bool:
+    """Create the benchmark database; True when it is new."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE]).fetchone()
+        if exists and reuse:
+            return False
+        if exists:
+            connection.execute(f'DROP DATABASE "{BENCH_DATABASE}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+    return True
+
+
+# --- seeding ------------------------------------------------------------------------------------
+
+
+def seed(*, assets: int, per_asset: float) -> None:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from tagging.models import Label
+
+    started = time.monotonic()
+    rng = random.Random(42)
+    users = [get_user_model().objects.create_user(username=name, password=None) for name, _ in USERS]
+    label_ids = [Label.objects.get_or_create(name=name)[0].pk for name in LABELS_BY_FREQUENCY]
+    weights = [1 / (rank + 1) ** 1.0 for rank in range(len(label_ids))]
+    # Labels per picture and objects per label chosen so the mean is ``per_asset`` detections.
+    labels_mean = 3.5
+    count_mean = per_asset / labels_mean
+    now = datetime(2025, 6, 1, tzinfo=UTC)
+    span = timedelta(days=3 * 365).total_seconds()
+
+    asset_rows: list[tuple] = []
+    detection_count = 0
+    with connection.cursor() as cursor:
+        raw = cursor.connection
+        with raw.cursor() as copy_cursor:
+            with copy_cursor.copy(
+                "COPY media_asset (id, owner_id, file, original_filename, title, sha256, format, mime_type, width,"
+                " height, byte_size, taken_at, camera, thumbnail_small, thumbnail_large, created_at, updated_at,"
+                " tagging_status, tagging_error, tagging_attempts, tagging_task_id, tagged_at) FROM STDIN"
+            ) as copy:
+                for number in range(assets):
+                    owner = rng.choices(users, weights=[share for _, share in USERS])[0]
+                    fmt, mime, extension, _ = rng.choices(FORMATS, weights=[f[3] for f in FORMATS])[0]
+                    width, height = rng.choice(((4032, 3024), (3024, 4032), (1920, 1080), (1080, 1920)))
+                    created = now - timedelta(seconds=rng.random() * span)
+                    taken = created - timedelta(days=rng.random() * 400) if rng.random() < 0.8 else None
+                    status = rng.choices(("tagged", "pending", "failed"), weights=(0.97, 0.02, 0.01))[0]
+                    asset_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+                    prefix = rng.choice(("IMG_", "DSC", "PXL_", "photo-"))
+                    copy.write_row((
+                        asset_id, owner.pk, f"originals/{asset_id.hex[:2]}/{asset_id.hex}.{extension}",
+                        f"{prefix}{number:06d}.{extension}", "", f"{rng.getrandbits(256):064x}", fmt, mime, width,
+                        height, rng.randint(200_000, 8_000_000), taken, "", "", "", created, created, status, "",
+                        1, "", created if status == "tagged" else None,
+                    ))  # fmt: skip
+                    asset_rows.append((asset_id, width, height, status == "tagged"))
+            with copy_cursor.copy(
+                "COPY tagging_detection (asset_id, label_id, confidence, x, y, width, height, source, review,"
+                " created_at) FROM STDIN"
+            ) as copy:
+                for asset_id, width, height, tagged in asset_rows:
+                    if not tagged:
+                        continue
+                    for label_id in _labels_for_picture(rng, label_ids, weights, labels_mean):
+                        for _ in range(_poisson_at_least_one(rng, count_mean)):
+                            share = math.exp(rng.uniform(math.log(0.0005), math.log(0.8)))
+                            box_w = max(1, min(width, round(math.sqrt(share) * width)))
+                            box_h = max(1, min(height, round(math.sqrt(share) * height)))
+                            manual = rng.random() < 0.01
+                            copy.write_row((
+                                asset_id, label_id, 1.0 if manual else round(rng.betavariate(5, 2), 4),
+                                rng.randint(0, width - box_w), rng.randint(0, height - box_h), box_w, box_h,
+                                "manual" if manual else "auto", "accepted" if manual else "unreviewed", now,
+                            ))  # fmt: skip
+                            detection_count += 1
+        # The summary, exactly as tagging.services.tags_rebuild computes it.
+        cursor.execute(
+            """
+            INSERT INTO tagging_assettag (asset_id, owner_id, label_id, confidence, count, max_area, has_manual)
+            SELECT d.asset_id, a.owner_id, d.label_id, max(d.confidence), count(*),
+                   max(d.width::float * d.height / (a.width * a.height)), bool_or(d.source = 'manual')
+            FROM tagging_detection d JOIN media_asset a ON a.id = d.asset_id
+            WHERE d.review <> 'rejected'
+            GROUP BY d.asset_id, a.owner_id, d.label_id
+            """
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+        cursor.execute("SELECT count(*) FROM tagging_assettag")
+        tags = cursor.fetchone()[0]
+    print(
+        f"seeded {assets:,} assets, {detection_count:,} detections, {tags:,} tag rows for {len(users)} users "
+        f"in {time.monotonic() - started:.0f} s",
+        flush=True,
+    )
+
+
+def _labels_for_picture(rng: random.Random, label_ids: list[int], weights: list[float], mean: float) -> set[int]:
+    wanted = min(_poisson_at_least_one(rng, mean), 12)
+    chosen: set[int] = set()
+    while len(chosen) < wanted:
+        chosen.add(rng.choices(label_ids, weights=weights)[0])
+    return chosen
+
+
+def _poisson_at_least_one(rng: random.Random, mean: float) -> int:
+    # 1 + Poisson(mean - 1), by counting exponential gaps (Knuth): small means only.
+    limit, product, count = math.exp(-(mean - 1)), rng.random(), 1
+    while product > limit:
+        product *= rng.random()
+        count += 1
+    return count
+
+
+# --- timing -------------------------------------------------------------------------------------
+
+
+def _time(function: Callable[[], object], runs: int) -> tuple[list[float], object]:
+    result = None
+    for _ in range(2):  # warm the caches and the connection
+        result = function()
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = function()
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings, result
+
+
+def _percentiles(timings: list[float]) -> tuple[float, float]:
+    ordered = sorted(timings)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def run_benchmarks(*, runs: int, explain: bool, only: str) -> None:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.http import QueryDict
+
+    from media.models import Asset
+    from media.selectors import assets_visible_to
+    from tagging.filters import AssetFilter
+    from tagging.search import keyset_page, label_facets
+
+    user = get_user_model().objects.get(username=USERS[0][0])
+    total_assets = Asset.objects.count()
+    library = assets_visible_to(user).count()
+    print(f"\nuser {user.username}: {library:,} of {total_assets:,} assets; {runs} runs per query after 2 warm-ups")
+    print(f"PostgreSQL {connection.cursor().connection.info.server_version}; {_cpu()}; load {_load()}\n")
+
+    def filtered(params: dict[str, str]) -> AssetFilter:
+        data = QueryDict(mutable=True)
+        data.update({key: value for key, value in params.items() if not key.startswith("_")})
+        filterset = AssetFilter(data=data, queryset=assets_visible_to(user))
+        if not filterset.is_valid():
+            raise SystemExit(f"benchmark query {params} is invalid: {filterset.errors.as_text()}")
+        return filterset
+
+    def page(params: dict[str, str]) -> Callable[[], object]:
+        pages = int(params.get("_page", "1"))
+
+        def fetch() -> object:
+            cursor = None
+            for _ in range(pages):
+                result = keyset_page(queryset=filtered(params).qs, cursor=cursor, size=50)
+                cursor = result.next_cursor
+            return result
+
+        return fetch
+
+    worst_query = worst_facet = 0.0
+    print(f"{'query':<30} {'q / parameters':<42} {'matches':>8} {'p50 ms':>7} {'p95 ms':>7} {'count p50':>9}")
+    for name, params in QUERIES:
+        if only and only not in name:
+            continue
+        timings, _ = _time(page(params), runs)
+        count_timings, matches = _time(lambda params=params: filtered(params).qs.count(), max(5, runs // 3))
+        p50, p95 = _percentiles(timings)
+        worst_query = max(worst_query, p95)
+        shown = " ".join(f"{k}={v}" for k, v in params.items())
+        print(f"{name:<30} {shown:<42} {matches:>8,} {p50:>7.1f} {p95:>7.1f} {_percentiles(count_timings)[0]:>9.1f}",
+              flush=True)  # fmt: skip
+        if explain:
+            print(filtered(params).qs[:51].explain(analyze=True, buffers=True), "\n", flush=True)
+    print(f"\n{'facets':<30} {'q / parameters':<42} {'labels':>8} {'p50 ms':>7} {'p95 ms':>7}")
+    for name, params in FACETS:
+        if only and only not in name:
+            continue
+
+        def facets(params: dict[str, str] = params) -> object:
+            filterset = filtered({k: v for k, v in params.items() if k != "prefix"})
+            return label_facets(user=user, query=filterset.search_query, prefix=params.get("prefix", ""), limit=30)
+
+        timings, result = _time(facets, runs)
+        p50, p95 = _percentiles(timings)
+        worst_facet = max(worst_facet, p95)
+        shown = " ".join(f"{k}={v}" for k, v in params.items())
+        print(f"{name:<30} {shown:<42} {len(result):>8} {p50:>7.1f} {p95:>7.1f}", flush=True)  # type: ignore[arg-type]
+        if explain:
+            _explain_facets(user, filtered(params).search_query, params.get("prefix", ""))
+    print(f"\nworst p95: queries {worst_query:.1f} ms (target 50), facets {worst_facet:.1f} ms (target 100)")
+    print(f"load average at the end: {_load()}")
+
+
+def _cpu() -> str:
+    try:
+        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
+    except OSError:
+        names = []
+    return f"{os.cpu_count()} CPUs" + (f" ({names[0]})" if names else "")
+
+
+def _load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def _explain_facets(user, query, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+
+    from tagging import search
+
+    captured: list[str] = []
+
+    def capture(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        if "GROUP BY" in sql:
+            captured.append(connection.ops.compose_sql(sql, params) if hasattr(connection.ops, "compose_sql")
+                            else sql % tuple(params))  # fmt: skip
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        search.label_facets(user=user, query=query, prefix=prefix, limit=30)
+    with connection.cursor() as cursor:
+        for sql in captured:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+            print("\n".join(row[0] for row in cursor.fetchall()), "\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()
