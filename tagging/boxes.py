@@ -48,3 +48,12 @@ class Box:
             "width": self.width / image_width,
             "height": self.height / image_height,
         }
+
+
+@dataclass(frozen=True)
+class DetectedObject:
+    """One object found in an image: what, how sure, where."""
+
+    label: str
+    confidence: float
+    box: Box

@@ -33,7 +33,7 @@ from torchvision.models.detection.faster_rcnn import FasterRCNN, TwoMLPHead
 from torchvision.ops import MultiScaleRoIAlign
 from torchvision.transforms.functional import pil_to_tensor
 
-from tagging.boxes import Box
+from tagging.boxes import Box, DetectedObject
 
 CHECKPOINT_FORMAT = "assetsite.detector"
 CHECKPOINT_FORMAT_VERSION = 1
@@ -57,13 +57,6 @@ class WeightsMissingError(DetectorError):
 
 class CheckpointError(DetectorError):
     pass
-
-
-@dataclass(frozen=True)
-class DetectedObject:
-    label: str
-    confidence: float
-    box: Box
 
 
 @dataclass(frozen=True)

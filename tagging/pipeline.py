@@ -163,11 +163,7 @@ def run_detection(*, asset_id: str, task_id: str, model: str = "", worker: str =
                 duration_ms=int((time.monotonic() - started) * 1000),
             )
             for asset, objects in zip(decoded, found, strict=True):
-                run = services.detections_replace(
-                    asset_id=asset.pk,
-                    objects=[services.FoundObject(obj.label, obj.confidence, obj.box) for obj in objects],
-                    info=info,
-                )
+                run = services.detections_replace(asset_id=asset.pk, objects=objects, info=info)
                 finished.add(asset.pk)
                 outcomes.append(Outcome(str(asset.pk), "tagged" if run else "skipped", f"{len(objects)} objects"))
         for image in images:

@@ -14,20 +14,15 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from media.models import Asset, TaggingStatus
-from tagging.boxes import Box
+from tagging.boxes import Box, DetectedObject
 from tagging.models import AssetTag, Detection, DetectionRun, DetectionSource, Label, ReviewState
 
 logger = logging.getLogger(__name__)
 
+FoundObject = DetectedObject  # TODO(lead): remove once tests/test_search.py uses DetectedObject
+
 # A new automatic box this close to a reviewed one of the same label is the same object.
 REVIEWED_MATCH_IOU = 0.5
-
-
-@dataclass(frozen=True)
-class FoundObject:
-    label: str
-    confidence: float
-    box: Box
 
 
 @dataclass(frozen=True)
@@ -221,7 +216,7 @@ def tags_rebuild(*, asset: Asset) -> None:
 
 
 def detections_replace(
-    *, asset_id: uuid.UUID | str, objects: Sequence[FoundObject], info: RunInfo
+    *, asset_id: uuid.UUID | str, objects: Sequence[DetectedObject], info: RunInfo
 ) -> DetectionRun | None:
     """Replace the asset's automatic detections with ``objects`` in one transaction and mark it tagged.
 
@@ -276,6 +271,7 @@ def detections_replace(
             Asset.objects.filter(pk=asset.pk).update(
                 tagging_status=TaggingStatus.TAGGED, tagging_error="", tagged_at=now, updated_at=now
             )
+            _announce(asset.pk, TaggingStatus.TAGGED)
     return run
 
 
@@ -300,6 +296,16 @@ def tagging_fail(
         Asset.objects.filter(pk=asset.pk).update(
             tagging_status=TaggingStatus.FAILED, tagging_error=error[:2000], updated_at=timezone.now()
         )
+        _announce(asset.pk, TaggingStatus.FAILED)
+
+
+def _announce(asset_id: uuid.UUID, status: str) -> None:
+    """Tell listeners (webhooks) once the status change is committed; their errors never undo it."""
+    from tagging.signals import asset_tagging_finished
+
+    transaction.on_commit(
+        lambda: asset_tagging_finished.send_robust(sender=Asset, asset_id=asset_id, status=str(status)), robust=True
+    )
 
 
 # --- sweeper ------------------------------------------------------------------------------------

@@ -39,8 +39,8 @@ def other_user(db):
     return UserFactory(username="mallory")
 
 
-@pytest.fixture
-def api_client(user) -> APIClient:
+def token_client(user) -> APIClient:
+    """An API client that authenticates as ``user`` with a real token."""
     client = APIClient()
     token, _ = Token.objects.get_or_create(user=user)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
@@ -48,11 +48,13 @@ def api_client(user) -> APIClient:
 
 
 @pytest.fixture
+def api_client(user) -> APIClient:
+    return token_client(user)
+
+
+@pytest.fixture
 def other_api_client(other_user) -> APIClient:
-    client = APIClient()
-    token, _ = Token.objects.get_or_create(user=other_user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
+    return token_client(other_user)
 
 
 @pytest.fixture

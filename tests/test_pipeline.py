@@ -17,7 +17,7 @@ from PIL import Image
 from media.models import Asset, TaggingStatus
 from media.services import asset_create
 from tagging import services, tasks
-from tagging.boxes import Box
+from tagging.boxes import Box, DetectedObject
 from tagging.models import AssetTag, Detection, DetectionRun, DetectionSource, ReviewState
 from tagging.pipeline import TransientError, run_detection
 from tagging.worker import get_detector
@@ -92,8 +92,8 @@ def test_running_twice_leaves_one_set_of_detections(scene_asset):
 def test_detections_replace_is_idempotent_for_the_same_objects(scene_asset):
     asset, _ = scene_asset
     found = [
-        services.FoundObject("circle", 0.9, Box(10, 10, 50, 50)),
-        services.FoundObject("dog", 0.6, Box(1, 2, 3, 4)),
+        DetectedObject("circle", 0.9, Box(10, 10, 50, 50)),
+        DetectedObject("dog", 0.6, Box(1, 2, 3, 4)),
     ]
     info = services.RunInfo(model_name="m")
     services.detections_replace(asset_id=asset.pk, objects=found, info=info)
@@ -390,7 +390,7 @@ def test_retag_command_filters_and_enqueues_in_chunks(user, other_user, sent, ca
     tagged = upload_scene(user, three_shapes_scene(background=(10, 10, 10)), name="a.png")
     failed = upload_scene(user, three_shapes_scene(background=(20, 20, 20)), name="b.png")
     other = upload_scene(other_user, three_shapes_scene(background=(30, 30, 30)), name="c.png")
-    services.detections_replace(asset_id=tagged.pk, objects=[services.FoundObject("circle", 0.9, Box(1, 1, 20, 20))],
+    services.detections_replace(asset_id=tagged.pk, objects=[DetectedObject("circle", 0.9, Box(1, 1, 20, 20))],
                                 info=services.RunInfo(model_name="m"))
     services.tagging_fail(asset_id=failed.pk, error="boom")
 
@@ -470,7 +470,7 @@ def test_a_retag_requested_during_a_run_is_not_lost(scene_asset):
     asset, _ = scene_asset
     services.tagging_claim(asset_id=asset.pk, task_id="old-run")
     services.tagging_reset(assets=Asset.objects.filter(pk=asset.pk))  # a user asks for a re-tag meanwhile
-    found = [services.FoundObject("circle", 0.9, Box(10, 10, 50, 50))]
+    found = [DetectedObject("circle", 0.9, Box(10, 10, 50, 50))]
     old_run = services.RunInfo(model_name="m", task_id="old-run")
     services.detections_replace(asset_id=asset.pk, objects=found, info=old_run)
     services.tagging_fail(asset_id=asset.pk, error="late failure", task_id="old-run")
