@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from media.models import Asset, TaggingStatus
 from tagging import services
-from tagging.boxes import Box
+from tagging.boxes import Box, DetectedObject
 from tagging.models import AssetTag, Detection, Label
 from tagging.query import parse_query
 from tagging.search import assets_search, label_facets
@@ -56,7 +56,7 @@ def make_asset(
         found = []
         for label, confidence, share in objects:
             side = round(SIDE * math.sqrt(share))
-            found.append(services.FoundObject(label, confidence, Box(0, 0, side, side)))
+            found.append(DetectedObject(label, confidence, Box(0, 0, side, side)))
         services.detections_replace(asset_id=asset.pk, objects=found, info=services.RunInfo(model_name="test"))
     for label in manual:
         services.detection_add_manual(asset=asset, label=label)
