@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "media.apps.MediaConfig",
     "tagging.apps.TaggingConfig",
+    "integrations.apps.IntegrationsConfig",
 ]
 
 MIDDLEWARE = [
@@ -183,6 +184,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "user": env_str("API_THROTTLE_USER", "6000/min"),
         "anon": env_str("API_THROTTLE_ANON", "60/min"),
+        # Bulk actions and COCO imports/exports: few requests, each touching many assets.
+        "bulk": env_str("API_THROTTLE_BULK", "60/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -222,7 +225,11 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 # Publishing happens inside web requests: give up fast when the broker is down; the sweeper re-sends.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_ROUTES = {"tagging.tasks.detect_objects": {"queue": "detection"}}
+CELERY_TASK_ROUTES = {
+    "tagging.tasks.detect_objects": {"queue": "detection"},
+    # Every worker serves the default queue, so webhook deliveries need no worker of their own.
+    "integrations.tasks.*": {"queue": "celery"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -261,6 +268,22 @@ if TAGGING_TIME_LIMIT <= TAGGING_SOFT_TIME_LIMIT:
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-assets": {"task": "tagging.tasks.sweep_stale_assets", "schedule": float(TAGGING_SWEEP_INTERVAL)},
 }
+
+# --- integrations: webhooks, COCO ---------------------------------------------------------------
+
+# Off in production: a hook could otherwise make the server call into its own network.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 10.0, low=0.1, high=120.0)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
+# Attempt n+1 waits WEBHOOK_RETRY_BASE * 4**(n-1) seconds, at most WEBHOOK_RETRY_MAX: 30 s, 2 min, 8 min, ...
+WEBHOOK_RETRY_BASE = env_int("WEBHOOK_RETRY_BASE", 30, minimum=1)
+WEBHOOK_RETRY_MAX = env_int("WEBHOOK_RETRY_MAX", 6 * 3600, minimum=1)
+WEBHOOK_MAX_PER_USER = env_int("WEBHOOK_MAX_PER_USER", 20, minimum=1)
+WEBHOOK_RESPONSE_EXCERPT = 2000
+COCO_IMPORT_MAX_BYTES = env_int("COCO_IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+COCO_IMPORT_MAX_ANNOTATIONS = env_int("COCO_IMPORT_MAX_ANNOTATIONS", 50_000, minimum=1)
+COCO_EXPORT_MAX_ASSETS = env_int("COCO_EXPORT_MAX_ASSETS", 10_000, minimum=1)
+BULK_MAX_ASSETS = env_int("BULK_MAX_ASSETS", 1000, minimum=1)
 
 # --- security (production when DEBUG is off) ----------------------------------------------------
 

@@ -3,14 +3,24 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from integrations.api import CocoExportView, CocoImportView, WebhookViewSet
 from media import views as media_views
 from tagging import views as tagging_views
 from tagging.api import LabelFacetView, TaggedAssetViewSet
+from tagging.review_api import AssetBulkView, AssetDetectionsView, AssetRetagView, DetectionView
 
 router = DefaultRouter()
 router.register("assets", TaggedAssetViewSet, basename="asset")
+router.register("webhooks", WebhookViewSet, basename="webhook")
 
 api_urls = [
+    # Before the router: "assets/bulk/" would otherwise be read as the detail URL of an asset "bulk".
+    path("assets/bulk/", AssetBulkView.as_view(), name="asset-bulk"),
+    path("assets/<str:asset_id>/retag/", AssetRetagView.as_view(), name="asset-retag"),
+    path("assets/<str:asset_id>/detections/", AssetDetectionsView.as_view(), name="asset-detections"),
+    path("detections/<str:detection_id>/", DetectionView.as_view(), name="detection-detail"),
+    path("export/coco/", CocoExportView.as_view(), name="coco-export"),
+    path("import/coco/", CocoImportView.as_view(), name="coco-import"),
     *router.urls,
     path("labels/", LabelFacetView.as_view(), name="labels"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -24,6 +34,7 @@ urlpatterns = [
     path("assets/<uuid:asset_id>/", tagging_views.TaggedAssetDetailView.as_view(), name="asset-detail"),
     path("assets/<uuid:asset_id>/original/", media_views.asset_file, name="asset-file"),
     path("assets/<uuid:asset_id>/thumbnail/<str:size>/", media_views.asset_thumbnail, name="asset-thumbnail"),
+    path("integrations/", include("integrations.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/", include((api_urls, "api"))),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django_filters import utils as filter_utils
 from django_filters.rest_framework import DjangoFilterBackend
@@ -21,9 +22,12 @@ from media.api import AssetSerializer, AssetViewSet, ErrorSerializer
 from media.models import Asset
 from media.selectors import assets_visible_to
 from tagging.filters import AssetFilter
-from tagging.models import AssetTag, Detection, DetectionRun, ReviewState
+from tagging.models import AssetTag, Detection, DetectionRun, DetectionSource, ReviewState
 from tagging.query import QueryError
+from tagging.review_services import asset_manual_tags_set
 from tagging.search import MAX_FACETS, InvalidCursor, KeysetPage, keyset_page, label_facets
+
+MAX_MANUAL_TAGS = 50
 
 
 class BoxSerializer(serializers.Serializer):
@@ -107,13 +111,37 @@ class TagSerializer(serializers.ModelSerializer):
         fields = ["label", "confidence", "count", "max_area", "has_manual"]
 
 
+class ManualTagsField(serializers.ListField):
+    """The labels a person put on the asset. Writing the list adds tags (without a box) and removes
+    the manual detections of labels left out; automatic detections are not touched."""
+
+    child = serializers.CharField(max_length=100)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", required=False, max_length=MAX_MANUAL_TAGS, **kwargs)
+
+    def to_representation(self, asset: Asset) -> list[str]:
+        return sorted(
+            {
+                d.label.name
+                for d in asset.detections.all()
+                if d.source == DetectionSource.MANUAL and d.review != ReviewState.REJECTED
+            }
+        )
+
+    def run_validation(self, data: Any = serializers.empty) -> dict[str, list[str]]:
+        # source="*" merges what this returns into validated_data; the list is checked first.
+        return {"manual_tags": super().run_validation(data)}
+
+
 class TaggedAssetSerializer(AssetSerializer):
     detections = serializers.SerializerMethodField()
     tags = TagSerializer(many=True, read_only=True)
     last_run = serializers.SerializerMethodField()
+    manual_tags = ManualTagsField()
 
     class Meta(AssetSerializer.Meta):
-        fields = [*AssetSerializer.Meta.fields, "detections", "tags", "last_run"]
+        fields = [*AssetSerializer.Meta.fields, "detections", "tags", "last_run", "manual_tags"]
         read_only_fields = [*AssetSerializer.Meta.read_only_fields, "detections", "tags", "last_run"]
 
     @extend_schema_field(DetectionSerializer(many=True))
@@ -290,6 +318,14 @@ class TaggedAssetViewSet(QueryErrorPositionMixin, AssetViewSet):
     filter_backends = [AssetSearchBackend]
     filterset_class = AssetFilter
     pagination_class = SearchCursorPagination
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        with transaction.atomic():
+            super().perform_update(serializer)
+            labels = serializer.validated_data.get("manual_tags")
+            if labels is not None:
+                # A fresh row: the instance's prefetched detections must not stand in for the table.
+                asset_manual_tags_set(asset=Asset.objects.get(pk=serializer.instance.pk), labels=labels)
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return (

@@ -1,0 +1,291 @@
+"""API for integrations: webhooks with their delivery log, COCO export and import.
+
+Another user's webhook is a 404, like another user's asset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import generics, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
+from rest_framework.views import APIView
+
+from assetsite.api import ApiError
+from integrations.coco import CocoInvalid, coco_export, coco_import
+from integrations.models import Webhook, WebhookDelivery, WebhookEvent
+from integrations.selectors import deliveries_of, webhook_get, webhooks_of
+from integrations.services import (
+    WebhookInvalid,
+    webhook_create,
+    webhook_delete,
+    webhook_ping,
+    webhook_secret_rotate,
+    webhook_update,
+)
+from media.api import ErrorSerializer
+from media.models import Asset
+from media.selectors import assets_visible_to
+from tagging.api import InvalidQuerySerializer, QueryErrorPositionMixin, filterset_or_400
+from tagging.filters import AssetFilter
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    url = serializers.URLField(max_length=2000, help_text="http:// or https:// URL that receives POSTs.")
+    events = serializers.MultipleChoiceField(
+        choices=WebhookEvent.choices, allow_empty=False, required=False, help_text="Default: every event."
+    )
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    class Meta:
+        model = Webhook
+        fields = ["id", "url", "description", "events", "active", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+    def to_representation(self, instance: Webhook) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["events"] = sorted(instance.events)
+        return data
+
+
+class WebhookCreatedSerializer(WebhookSerializer):
+    secret = serializers.CharField(read_only=True, help_text="Signs every delivery. Shown here once; see /secret/.")
+
+    class Meta(WebhookSerializer.Meta):
+        fields = [*WebhookSerializer.Meta.fields, "secret"]
+
+
+class SecretSerializer(serializers.Serializer):
+    secret = serializers.CharField()
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    state = serializers.CharField(help_text="pending, succeeded, retrying or failed.")
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id",
+            "delivery_id",
+            "event",
+            "attempt",
+            "state",
+            "status_code",
+            "response_excerpt",
+            "error",
+            "duration_ms",
+            "created_at",
+            "delivered_at",
+            "next_retry",
+            "payload",
+        ]
+        read_only_fields = fields
+
+
+class WebhookViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Your webhooks. Deliveries of asset.tagged and asset.failed are signed with the hook's secret."""
+
+    serializer_class = WebhookSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    queryset = Webhook.objects.none()  # for the schema; get_queryset scopes to the user
+
+    def get_queryset(self) -> QuerySet[Webhook]:
+        return webhooks_of(self.request.user)
+
+    def get_object(self) -> Webhook:
+        webhook = webhook_get(user=self.request.user, webhook_id=self.kwargs["pk"])
+        if webhook is None:
+            raise NotFound("No such webhook.")
+        return webhook
+
+    @extend_schema(responses={201: WebhookCreatedSerializer, 400: ErrorSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            webhook = webhook_create(
+                owner=request.user,
+                url=data["url"],
+                events=data.get("events") or WebhookEvent.values,
+                description=data.get("description", ""),
+                active=data.get("active", True),
+            )
+        except WebhookInvalid as error:
+            raise serializers.ValidationError({error.field: [error.message]}) from None
+        return Response(WebhookCreatedSerializer(webhook).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: WebhookSerializer, 400: ErrorSerializer, 404: ErrorSerializer})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        webhook = self.get_object()
+        serializer = self.get_serializer(webhook, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            webhook = webhook_update(
+                webhook=webhook,
+                url=data.get("url"),
+                events=data.get("events"),
+                description=data.get("description"),
+                active=data.get("active"),
+            )
+        except WebhookInvalid as error:
+            raise serializers.ValidationError({error.field: [error.message]}) from None
+        return Response(WebhookSerializer(webhook).data)
+
+    def perform_destroy(self, instance: Webhook) -> None:
+        webhook_delete(webhook=instance)
+
+    @extend_schema(
+        methods=["GET"], request=None, responses={200: SecretSerializer, 404: ErrorSerializer},
+        description="The hook's signing secret.",
+    )
+    @extend_schema(
+        methods=["POST"], request=None, responses={200: SecretSerializer, 404: ErrorSerializer},
+        description="Replace the signing secret; deliveries from now on use the new one.",
+    )
+    @action(detail=True, methods=["get", "post"])
+    def secret(self, request: Request, pk: str) -> Response:
+        webhook = self.get_object()
+        if request.method == "POST":
+            webhook = webhook_secret_rotate(webhook=webhook)
+        return Response({"secret": webhook.secret})
+
+    @extend_schema(request=None, responses={202: DeliverySerializer, 404: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def ping(self, request: Request, pk: str) -> Response:
+        """Send a signed test delivery (event webhook.ping) now."""
+        delivery = webhook_ping(webhook=self.get_object())
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: DeliverySerializer(many=True), 404: ErrorSerializer})
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request: Request, pk: str) -> Response:
+        """The delivery log, newest attempt first: one entry per attempt."""
+        page = self.paginate_queryset(deliveries_of(webhook=self.get_object()))
+        return self.get_paginated_response(DeliverySerializer(page, many=True).data)
+
+
+# --- COCO -------------------------------------------------------------------------------------------
+
+
+CocoDocument = inline_serializer(
+    "CocoDocument",
+    fields={
+        "info": serializers.DictField(required=False),
+        "images": serializers.ListField(child=serializers.DictField()),
+        "categories": serializers.ListField(child=serializers.DictField()),
+        "annotations": serializers.ListField(child=serializers.DictField()),
+    },
+)
+
+CocoImportResultSerializer = inline_serializer(
+    "CocoImportResult",
+    fields={
+        "images": serializers.IntegerField(),
+        "matched_images": serializers.IntegerField(),
+        "unmatched_images": serializers.ListField(child=serializers.DictField()),
+        "annotations": serializers.IntegerField(),
+        "created": serializers.IntegerField(),
+        "duplicates": serializers.IntegerField(),
+        "unmatched_annotations": serializers.IntegerField(),
+        "assets_changed": serializers.IntegerField(),
+    },
+)
+
+
+class CocoExportView(QueryErrorPositionMixin, generics.GenericAPIView):
+    """Your assets matching the query (the same parameters as GET /api/assets/) as COCO JSON."""
+
+    throttle_classes = [UserRateThrottle, ScopedRateThrottle]
+    throttle_scope = "bulk"
+    filter_backends = [DjangoFilterBackend]  # for the schema's parameters; filtering is done in get()
+    filterset_class = AssetFilter
+    pagination_class = None
+
+    def get_queryset(self) -> QuerySet[Asset]:
+        return assets_visible_to(self.request.user)
+
+    @extend_schema(
+        filters=True,
+        responses={200: CocoDocument, 400: InvalidQuerySerializer},
+    )
+    def get(self, request: Request) -> Response:
+        filterset = filterset_or_400(
+            AssetFilter(data=request.query_params, queryset=self.get_queryset(), request=request)
+        )
+        assets = filterset.qs
+        limit = settings.COCO_EXPORT_MAX_ASSETS
+        if assets[limit : limit + 1].exists():
+            raise ApiError(
+                f"The query matches more than {limit} assets; narrow it down to export it.",
+                code="too_many_assets",
+            )
+        query = request.query_params.get("q", "")
+        return Response(coco_export(assets=assets, description=f"assetsite export: {query}" if query else ""))
+
+
+class CocoImportView(APIView):
+    """Add a COCO document's annotations to your existing assets as manual detections."""
+
+    parser_classes = [JSONParser]
+    throttle_classes = [UserRateThrottle, ScopedRateThrottle]
+    throttle_scope = "bulk"
+
+    @extend_schema(
+        request=CocoDocument,
+        responses={
+            200: CocoImportResultSerializer,
+            400: ErrorSerializer,
+            413: OpenApiResponse(ErrorSerializer, description="Larger than COCO_IMPORT_MAX_BYTES."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.COCO_IMPORT_MAX_BYTES:
+            raise ApiError(
+                f"The document is {length / 1e6:.1f} MB; imports take at most "
+                f"{settings.COCO_IMPORT_MAX_BYTES / 1e6:.1f} MB. Split it.",
+                code="too_large",
+                status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+        try:
+            result = coco_import(
+                assets=assets_visible_to(request.user),
+                document=request.data,
+                max_annotations=settings.COCO_IMPORT_MAX_ANNOTATIONS,
+            )
+        except CocoInvalid as error:
+            raise ApiError(str(error), code="invalid_coco") from None
+        return Response(
+            {
+                "images": result.images,
+                "matched_images": result.matched,
+                "unmatched_images": result.unmatched,
+                "annotations": result.annotations,
+                "created": result.created,
+                "duplicates": result.duplicates,
+                "unmatched_annotations": result.unmatched_annotations,
+                "assets_changed": result.assets_changed,
+            }
+        )
+

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class WebhookEvent(models.TextChoices):
+    ASSET_TAGGED = "asset.tagged", "An asset was tagged"
+    ASSET_FAILED = "asset.failed", "Tagging an asset failed"
+
+
+# Sent only by the "send a test delivery" button or API call; hooks cannot subscribe to it.
+PING_EVENT = "webhook.ping"
+
+
+class Webhook(models.Model):
+    """A URL a user wants told about their assets' events, with the secret its deliveries are signed with."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=2000)
+    description = models.CharField(max_length=200, blank=True)
+    secret = models.CharField(max_length=100)
+    events = models.JSONField(default=list, help_text="Event names this hook receives.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "active"], name="webhook_owner_active")]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event: str) -> bool:
+        return self.active and event in self.events
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to deliver one event: the delivery log.
+
+    Attempts of the same event share ``delivery_id`` (sent as X-Assetsite-Delivery, so receivers can
+    drop repeats) and the same payload. A failed attempt that will be retried has ``next_retry``;
+    the retry is a new row with ``attempt`` + 1.
+    """
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    delivery_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    event = models.CharField(max_length=50)
+    payload = models.JSONField()
+    attempt = models.PositiveSmallIntegerField(default=1)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_excerpt = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True, help_text="When this attempt was made.")
+    next_retry = models.DateTimeField(null=True, blank=True, help_text="When the next attempt is due, if any.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["webhook", "-created_at", "-id"], name="delivery_webhook_created")]
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.attempt} to {self.webhook_id}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def state(self) -> str:
+        """pending (not tried yet), succeeded, retrying (failed, will be tried again) or failed (gave up)."""
+        if self.delivered_at is None:
+            return "pending"
+        if self.succeeded:
+            return "succeeded"
+        return "retrying" if self.next_retry is not None else "failed"

@@ -1,0 +1,33 @@
+"""Reads for integrations. Everything a user can reach is scoped to them: another user's hook is None."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+from rest_framework.authtoken.models import Token
+
+from integrations.models import Webhook, WebhookDelivery
+
+
+def webhooks_of(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Webhook]:
+    if not user.is_authenticated:
+        return Webhook.objects.none()
+    return Webhook.objects.filter(owner=user)
+
+
+def webhook_get(*, user: AbstractBaseUser | AnonymousUser, webhook_id: int | str) -> Webhook | None:
+    try:
+        key = int(str(webhook_id))
+    except ValueError:
+        return None
+    if not 0 < key < 2**63:
+        return None
+    return webhooks_of(user).filter(pk=key).first()
+
+
+def deliveries_of(*, webhook: Webhook) -> QuerySet[WebhookDelivery]:
+    return WebhookDelivery.objects.filter(webhook=webhook).order_by("-created_at", "-id")
+
+
+def token_of(*, user: AbstractBaseUser) -> Token | None:
+    return Token.objects.filter(user=user).first()

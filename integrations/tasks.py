@@ -1,0 +1,23 @@
+"""Celery tasks for integrations. They take ids and call services; they run on the default queue."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+
+@shared_task(
+    name="integrations.tasks.deliver_webhook",
+    queue="celery",
+    acks_late=True,
+    ignore_result=True,
+    # Resolving plus connecting plus reading, each bounded by the timeout, with room to record the result.
+    soft_time_limit=int(settings.WEBHOOK_TIMEOUT * 3) + 10,
+    time_limit=int(settings.WEBHOOK_TIMEOUT * 3) + 20,
+)
+def deliver_webhook(delivery_pk: int) -> str:
+    """One attempt of one delivery; a failure schedules the next attempt as a new task with a countdown."""
+    from integrations.services import delivery_attempt
+
+    delivery = delivery_attempt(delivery_pk=delivery_pk)
+    return delivery.state if delivery is not None else "gone"

@@ -1,0 +1,185 @@
+"""Writes for reviewing tags through the API: deleting detections, manual tag lists, bulk actions,
+imported annotations. Built on tagging.services; kept apart so that module stays the pipeline's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from media.models import Asset
+from media.services import asset_delete
+from tagging.boxes import Box
+from tagging.models import Detection, DetectionSource, ReviewState
+from tagging.services import (
+    detection_add_manual,
+    label_get_or_create,
+    normalize_label,
+    tagging_enqueue,
+    tagging_reset,
+    tags_rebuild,
+)
+
+# An imported box this close to an existing one of the same label is the same object.
+IMPORT_DUPLICATE_IOU = 0.9
+
+
+def detection_delete(*, detection: Detection) -> bool:
+    """Take a detection off its asset. True if the row was deleted.
+
+    A manual one is deleted. An automatic one is rejected instead: kept, hidden, and so not found
+    again by the next re-tagging.
+    """
+    asset = detection.asset
+    with transaction.atomic():
+        if detection.source == DetectionSource.MANUAL:
+            detection.delete()
+            tags_rebuild(asset=asset)
+            return True
+        detection.review = ReviewState.REJECTED
+        detection.reviewed_at = timezone.now()
+        detection.save(update_fields=["review", "reviewed_at"])
+        tags_rebuild(asset=asset)
+    return False
+
+
+def _label_remove(asset: Asset, name: str) -> bool:
+    """Manual detections of ``name`` deleted, automatic ones rejected; no tags_rebuild."""
+    changed = False
+    for detection in asset.detections.filter(label__name=name).exclude(review=ReviewState.REJECTED):
+        if detection.source == DetectionSource.MANUAL:
+            detection.delete()
+        else:
+            detection.review = ReviewState.REJECTED
+            detection.reviewed_at = timezone.now()
+            detection.save(update_fields=["review", "reviewed_at"])
+        changed = True
+    return changed
+
+
+def manual_labels(asset: Asset) -> set[str]:
+    return set(
+        asset.detections.filter(source=DetectionSource.MANUAL)
+        .exclude(review=ReviewState.REJECTED)
+        .values_list("label__name", flat=True)
+    )
+
+
+def asset_manual_tags_set(*, asset: Asset, labels: Iterable[str]) -> Asset:
+    """Make the asset's manual labels exactly ``labels``.
+
+    A new label becomes a manual tag without a box; a label left out loses its manual detections,
+    boxed ones included. Automatic detections are not touched.
+    """
+    wanted = {normalize_label(name) for name in labels} - {""}
+    with transaction.atomic():
+        current = manual_labels(asset)
+        for name in sorted(current - wanted):
+            asset.detections.filter(label__name=name, source=DetectionSource.MANUAL).delete()
+        for name in sorted(wanted - current):
+            detection_add_manual(asset=asset, label=name)  # rebuilds the summary
+        tags_rebuild(asset=asset)
+    return asset
+
+
+# --- bulk -----------------------------------------------------------------------------------------
+
+
+def assets_retag(*, assets: QuerySet[Asset]) -> int:
+    """Reset the assets to pending and queue them once committed; detections stay until replaced."""
+    ids = list(assets.values_list("pk", flat=True))
+    with transaction.atomic():
+        count = tagging_reset(assets=Asset.objects.filter(pk__in=ids))
+        transaction.on_commit(lambda: tagging_enqueue(asset_ids=ids), robust=True)
+    return count
+
+
+def assets_delete(*, assets: QuerySet[Asset]) -> int:
+    count = 0
+    with transaction.atomic():
+        for asset in assets:
+            asset_delete(asset=asset)
+            count += 1
+    return count
+
+
+def assets_tag_add(*, assets: QuerySet[Asset], label: str) -> int:
+    """A manual tag (no box) on every asset that does not have one for ``label``; how many got one."""
+    name = normalize_label(label)
+    count = 0
+    with transaction.atomic():
+        for asset in assets:
+            if name not in manual_labels(asset):
+                detection_add_manual(asset=asset, label=name)
+                count += 1
+    return count
+
+
+def assets_tag_remove(*, assets: QuerySet[Asset], label: str) -> int:
+    """``label`` off every asset (manual detections deleted, automatic ones rejected); how many changed."""
+    name = normalize_label(label)
+    count = 0
+    with transaction.atomic():
+        for asset in assets:
+            if _label_remove(asset, name):
+                tags_rebuild(asset=asset)
+                count += 1
+    return count
+
+
+# --- imported annotations -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportCount:
+    created: int
+    duplicates: int
+
+
+def detections_import(*, asset: Asset, items: Sequence[tuple[str, Box | None]]) -> ImportCount:
+    """Add annotations from another tool as manual detections, skipping ones the asset already has.
+
+    A box is a duplicate of a visible detection with the same label and IoU >= 0.9; a label without
+    a box is a duplicate of a visible boxless detection with that label.
+    """
+    with transaction.atomic():
+        existing: list[tuple[str, Box | None]] = [
+            (detection.label.name, detection.box)
+            for detection in asset.detections.select_related("label").exclude(review=ReviewState.REJECTED)
+        ]
+        rows: list[Detection] = []
+        duplicates = 0
+        now = timezone.now()
+        for raw_label, raw_box in items:
+            name = normalize_label(raw_label)
+            box = raw_box.clamped(asset.width, asset.height) if raw_box is not None else None
+            if any(_same(name, box, other_name, other_box) for other_name, other_box in existing):
+                duplicates += 1
+                continue
+            existing.append((name, box))
+            detection = Detection(
+                asset=asset,
+                label=label_get_or_create(name=name),
+                confidence=1.0,
+                source=DetectionSource.MANUAL,
+                review=ReviewState.ACCEPTED,
+                reviewed_at=now,
+            )
+            detection.box = box
+            rows.append(detection)
+        Detection.objects.bulk_create(rows)
+        if rows:
+            tags_rebuild(asset=asset)
+    return ImportCount(created=len(rows), duplicates=duplicates)
+
+
+def _same(name: str, box: Box | None, other_name: str, other_box: Box | None) -> bool:
+    if name != other_name:
+        return False
+    if box is None or other_box is None:
+        return box is None and other_box is None
+    return box.iou(other_box) >= IMPORT_DUPLICATE_IOU
