@@ -19,8 +19,6 @@ from tagging.models import AssetTag, Detection, DetectionRun, DetectionSource, L
 
 logger = logging.getLogger(__name__)
 
-FoundObject = DetectedObject  # TODO(lead): remove once tests/test_search.py uses DetectedObject
-
 # A new automatic box this close to a reviewed one of the same label is the same object.
 REVIEWED_MATCH_IOU = 0.5
 
