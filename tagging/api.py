@@ -70,8 +70,8 @@ class DetectionSerializer(serializers.ModelSerializer):
     box = serializers.SerializerMethodField()
     box_normalized = serializers.SerializerMethodField()
     reviewed = serializers.BooleanField(read_only=True)
-    model = serializers.CharField(source="run.model_name", default=None, read_only=True)
-    detected_at = serializers.DateTimeField(source="run.started_at", default=None, read_only=True)
+    model = serializers.CharField(source="run.model_name", default=None, read_only=True, allow_null=True)
+    detected_at = serializers.DateTimeField(source="run.started_at", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = Detection

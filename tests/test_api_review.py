@@ -4,7 +4,6 @@ owner check (another user's things are 404) and its bad-input answers (4xx in th
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from media.models import Asset, TaggingStatus
@@ -16,6 +15,15 @@ from tagging.services import RunInfo, detections_replace
 from tests.images import image_bytes, upload
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_history(monkeypatch):
+    """Each test starts with no request history: bulk-rate limits must not carry over between tests."""
+    from django.core.cache.backends.locmem import LocMemCache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "cache", LocMemCache(f"throttle-{id(monkeypatch)}", {}))
 
 
 def make_asset(owner, color=(10, 20, 30), name="photo.png", size=(200, 100)) -> Asset:
@@ -341,14 +349,10 @@ def test_session_writes_need_csrf(user, tagged):
 
 
 @pytest.fixture
-def low_rates(monkeypatch, user):
+def low_rates(monkeypatch):
     from rest_framework.throttling import SimpleRateThrottle
 
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"user": "3/min", "anon": "2/min", "bulk": "2/min"})
-    keys = [f"throttle_user_{user.pk}", f"throttle_bulk_{user.pk}"]
-    cache.delete_many(keys)
-    yield
-    cache.delete_many(keys)
 
 
 def test_per_user_throttle_answers_429_in_the_error_format(api_client, low_rates, tagged):
