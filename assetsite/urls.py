@@ -25,7 +25,11 @@ api_urls = [
     path("labels/", LabelFacetView.as_view(), name="labels"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="swagger-ui"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(url_name="api:schema", template_name="integrations/redoc.html"),
+        name="redoc",
+    ),
 ]
 
 urlpatterns = [
