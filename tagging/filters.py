@@ -13,6 +13,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -48,6 +49,9 @@ class IntegerFilter(django_filters.NumberFilter):
 class AssetFilterForm(forms.Form):
     """Validates the parameters and builds the query tree (``search_query``) from them."""
 
+    # The searcher's assets (AssetFilter sets them): labels resolve against what is on them.
+    assets: QuerySet[Asset]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.query_error: QueryError | None = None
@@ -57,7 +61,7 @@ class AssetFilterForm(forms.Form):
     def clean_q(self) -> str:
         text = self.cleaned_data.get("q") or ""
         try:
-            self.q_query = query_parse(text)
+            self.q_query = query_parse(text, assets=self.assets)
         except QueryError as error:
             self.query_error = error
             raise ValidationError(error.message, code="invalid_query") from None
@@ -68,7 +72,7 @@ class AssetFilterForm(forms.Form):
         names = [part for part in names if part]
         if len(names) > MAX_LABEL_PARAMS:
             raise ValidationError(f"Give at most {MAX_LABEL_PARAMS} labels.", code="too_many_labels")
-        return labels_resolve(names)
+        return labels_resolve(names, assets=self.assets)
 
     def clean_label(self) -> list[str]:
         return self._labels("label")
@@ -172,6 +176,12 @@ class AssetFilter(django_filters.FilterSet):
         model = Asset
         fields: list[str] = []
         form = AssetFilterForm
+
+    @property
+    def form(self) -> AssetFilterForm:
+        form = super().form
+        form.assets = self.queryset
+        return form
 
     @property
     def query_error(self) -> QueryError | None:

@@ -61,24 +61,33 @@ MAX_CURSOR_LENGTH = 2000
 _LOOKUPS = {"=": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
 
 
-# --- parsing with the label table ---------------------------------------------------------------
+# --- parsing with the user's labels ------------------------------------------------------------
 
 
-def label_vocabulary(candidates: set[str]) -> set[str]:
-    """Which of these names are labels: COCO's plus any a model or a person created."""
-    stored = set(Label.objects.filter(name__in=candidates).values_list("name", flat=True))
-    return (candidates & COCO_LABELS) | stored
+def label_vocabulary(candidates: set[str], *, assets: QuerySet[Asset]) -> set[str]:
+    """Which of these names are labels for whoever owns ``assets``: COCO's plus those on their pictures.
+
+    Never the whole Label table: how a word resolves (and whether the page says "no such label")
+    must not reveal the labels other people typed.
+    """
+    if not candidates:
+        return set()
+    on_assets = AssetTag.objects.filter(label_id=OuterRef("pk"), asset__in=assets.order_by().values("pk"))
+    stored = Label.objects.filter(name__in=candidates).filter(Exists(on_assets)).values_list("name", flat=True)
+    return (candidates & COCO_LABELS) | set(stored)
 
 
-def query_parse(text: str) -> Node | None:
-    """Parse the search box text against the real label vocabulary. Raises QueryError."""
-    return parse_query(text, vocabulary=label_vocabulary, today=timezone.localdate())
+def query_parse(text: str, *, assets: QuerySet[Asset]) -> Node | None:
+    """Parse search box text with the vocabulary of ``assets`` (the searcher's). Raises QueryError."""
+    return parse_query(
+        text, vocabulary=lambda names: label_vocabulary(names, assets=assets), today=timezone.localdate()
+    )
 
 
-def labels_resolve(names: Sequence[str]) -> list[str]:
+def labels_resolve(names: Sequence[str], *, assets: QuerySet[Asset]) -> list[str]:
     """Structured ``label=`` values resolved like query words (``dogs`` -> ``dog``)."""
     wanted = {candidate for name in names for candidate in label_candidates(name)}
-    known = label_vocabulary(wanted) if wanted else set()
+    known = label_vocabulary(wanted, assets=assets)
     resolved = []
     for name in names:
         candidates = label_candidates(name)

@@ -199,6 +199,24 @@ def test_rejected_detections_do_not_match(user, library):
     assert found(user, library, "frisbee=0") == ALICE
 
 
+def test_words_resolve_against_the_searchers_own_labels_only(user, other_user, api_client, web_client, library):
+    """Mallory's private labels must not change how Alice's words are read, nor show in hints."""
+    make_asset(other_user, "secret.jpg", manual=("garden gnome", "john smith"), day=9)
+    both = make_asset(user, "garden.jpg", manual=("garden", "gnome"), day=10)
+
+    def ids(**params) -> list[str]:
+        return [item["id"] for item in api_client.get("/api/assets/", params).json()["results"]]
+
+    assert ids(q="garden gnome") == [str(both.pk)]  # garden AND gnome, not Mallory's "garden gnome"
+    assert ids(label="garden gnomes") == []
+    page = web_client.get(reverse("library"), {"q": '"john smith"'}).content.decode()
+    assert "No picture has a label called <q>john smith</q>." in page
+    # Once Alice uses the label herself it resolves (quoted: she also has "garden" on its own).
+    own = make_asset(user, "gnome.jpg", manual=("garden gnome",), day=11)
+    assert ids(q='"garden gnomes"') == [str(own.pk)]
+    assert ids(label="garden gnomes") == [str(own.pk)]
+
+
 def test_unknown_label_that_exists_in_the_table_for_someone_else(user, other_user, library):
     make_asset(other_user, "zebra.jpg", objects=(("zebra", 0.9, 0.3),), day=9)
     assert found(user, library, "zebra") == set()
