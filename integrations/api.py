@@ -14,13 +14,13 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from assetsite.api import ApiError
+from assetsite.parsers import JSONParser
 from integrations.coco import CocoInvalid, coco_export, coco_import
 from integrations.models import Webhook, WebhookDelivery, WebhookEvent
 from integrations.selectors import deliveries_of, webhook_get, webhooks_of
