@@ -23,6 +23,7 @@ from media.services import asset_create
 from tagging.boxes import Box, DetectedObject
 from tagging.services import RunInfo, detections_replace, tagging_fail
 from tests.images import image_bytes, upload
+from tests.worker_process import celery_worker, purge_queues
 
 pytestmark = pytest.mark.django_db
 
@@ -285,6 +286,30 @@ def test_ping_through_the_api(api_client, user, receiver, eager, loopback_allowe
     assert webhooks.verify_signature(
         secret=hook.secret, body=receiver.requests[0].body, header=receiver.requests[0].headers["X-Assetsite-Signature"]
     )
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_tags_the_upload_and_delivers_the_webhook(api_client, receiver, settings, tmp_path):
+    """Upload through the API, a real Celery worker process (-Q detection,celery) tags it and delivers."""
+    settings.MEDIA_ROOT = tmp_path / "shared-media"
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    hook = api_client.post("/api/webhooks/", {"url": receiver.url}, format="json").json()
+    purge_queues()
+    with celery_worker(settings.MEDIA_ROOT, extra_env={"WEBHOOK_ALLOW_PRIVATE_TARGETS": "1"}) as worker:
+        data = image_bytes("PNG", size=(96, 64), color=(30, 160, 90))
+        created = api_client.post("/api/assets/", {"file": upload(data, "green.png")}, format="multipart")
+        assert created.status_code == 201
+        deadline = time.monotonic() + 180
+        while not receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert receiver.requests, f"no delivery arrived\n{worker.log}"
+    request = receiver.requests[0]
+    assert request.headers["X-Assetsite-Event"] == "asset.tagged"
+    assert docs_verify()(hook["secret"], request.body, request.headers["X-Assetsite-Signature"])
+    assert json.loads(request.body)["asset"]["id"] == created.json()["id"]
+    log = api_client.get(f"/api/webhooks/{hook['id']}/deliveries/").json()["results"]
+    assert [entry["state"] for entry in log] == ["succeeded"]
 
 
 # --- where hooks may point ------------------------------------------------------------------------------
