@@ -287,6 +287,12 @@ WEBHOOK_RETRY_BASE = env_int("WEBHOOK_RETRY_BASE", 30, minimum=1)
 WEBHOOK_RETRY_MAX = env_int("WEBHOOK_RETRY_MAX", 6 * 3600, minimum=1)
 WEBHOOK_MAX_PER_USER = env_int("WEBHOOK_MAX_PER_USER", 20, minimum=1)
 WEBHOOK_RESPONSE_EXCERPT = 2000
+# Deliveries not sent this long after they were due (broker down, worker died) are sent again.
+WEBHOOK_SWEEP_GRACE = env_int("WEBHOOK_SWEEP_GRACE", 120, minimum=1)
+CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
+    "task": "integrations.tasks.sweep_webhook_deliveries",
+    "schedule": float(TAGGING_SWEEP_INTERVAL),
+}
 COCO_IMPORT_MAX_BYTES = env_int("COCO_IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
 COCO_IMPORT_MAX_ANNOTATIONS = env_int("COCO_IMPORT_MAX_ANNOTATIONS", 50_000, minimum=1)
 COCO_EXPORT_MAX_ASSETS = env_int("COCO_EXPORT_MAX_ASSETS", 10_000, minimum=1)

@@ -6,7 +6,8 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -237,6 +238,9 @@ def _enqueue_after_commit(delivery_pk: int, countdown: int | None = None) -> Non
     transaction.on_commit(send, robust=True)
 
 
+INTERRUPTED = "No answer was recorded: the worker stopped during the attempt."
+
+
 def retry_delay(attempt: int) -> int:
     """Seconds to wait after failed attempt ``attempt`` (1-based): exponential, capped."""
     return int(min(settings.WEBHOOK_RETRY_BASE * 4 ** (attempt - 1), settings.WEBHOOK_RETRY_MAX))
@@ -249,7 +253,7 @@ def delivery_attempt(*, delivery_pk: int) -> WebhookDelivery | None:
     """
     now = timezone.now()
     claimed = WebhookDelivery.objects.filter(pk=delivery_pk, delivered_at__isnull=True).update(
-        delivered_at=now, error="No answer was recorded: the worker stopped during the attempt."
+        delivered_at=now, error=INTERRUPTED
     )
     delivery = WebhookDelivery.objects.select_related("webhook").filter(pk=delivery_pk).first()
     if not claimed or delivery is None:
@@ -301,3 +305,51 @@ def delivery_attempt(*, delivery_pk: int) -> WebhookDelivery | None:
             )
             _enqueue_after_commit(following.pk, countdown=retry_delay(delivery.attempt))
     return delivery
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    requeued: int
+    interrupted: int
+
+
+def deliveries_sweep(*, now: datetime | None = None, limit: int = 500) -> SweepResult:
+    """Send again what was lost on the way: attempts never queued (broker down) or never run, and
+    attempts whose worker died mid-request (those count as failed and are retried if attempts remain).
+    """
+    now = now or timezone.now()
+    grace = timedelta(seconds=settings.WEBHOOK_SWEEP_GRACE)
+    requeued = 0
+    waiting = WebhookDelivery.objects.filter(delivered_at__isnull=True, created_at__lt=now - grace).order_by("id")
+    for delivery in waiting[:limit]:
+        previous = (
+            WebhookDelivery.objects.filter(delivery_id=delivery.delivery_id, attempt=delivery.attempt - 1)
+            .values_list("next_retry", flat=True)
+            .first()
+        )
+        if previous is not None and previous > now - grace:
+            continue  # a retry still waiting for its countdown
+        _enqueue_after_commit(delivery.pk)
+        requeued += 1
+    # Time limits of the task plus grace: past them, a claimed attempt without an answer is dead.
+    stale = now - grace - timedelta(seconds=settings.WEBHOOK_TIMEOUT * 3 + 20)
+    interrupted = 0
+    for delivery in WebhookDelivery.objects.filter(
+        error=INTERRUPTED, status_code__isnull=True, next_retry__isnull=True, delivered_at__lt=stale
+    ).select_related("webhook")[:limit]:
+        with transaction.atomic():
+            if delivery.attempt < settings.WEBHOOK_MAX_ATTEMPTS and not WebhookDelivery.objects.filter(
+                delivery_id=delivery.delivery_id, attempt=delivery.attempt + 1
+            ).exists():
+                delivery.next_retry = now
+                delivery.save(update_fields=["next_retry"])
+                following = WebhookDelivery.objects.create(
+                    webhook=delivery.webhook,
+                    delivery_id=delivery.delivery_id,
+                    event=delivery.event,
+                    payload=delivery.payload,
+                    attempt=delivery.attempt + 1,
+                )
+                _enqueue_after_commit(following.pk)
+                interrupted += 1
+    return SweepResult(requeued=requeued, interrupted=interrupted)

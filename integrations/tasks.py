@@ -21,3 +21,12 @@ def deliver_webhook(delivery_pk: int) -> str:
 
     delivery = delivery_attempt(delivery_pk=delivery_pk)
     return delivery.state if delivery is not None else "gone"
+
+
+@shared_task(name="integrations.tasks.sweep_webhook_deliveries", ignore_result=True)
+def sweep_webhook_deliveries() -> dict[str, int]:
+    """Re-send deliveries lost to a broker outage or a dead worker (run by celery beat)."""
+    from integrations.services import deliveries_sweep
+
+    result = deliveries_sweep()
+    return {"requeued": result.requeued, "interrupted": result.interrupted}

@@ -10,10 +10,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from integrations import services, webhooks
@@ -310,6 +312,62 @@ def test_a_real_worker_tags_the_upload_and_delivers_the_webhook(api_client, rece
     assert json.loads(request.body)["asset"]["id"] == created.json()["id"]
     log = api_client.get(f"/api/webhooks/{hook['id']}/deliveries/").json()["results"]
     assert [entry["state"] for entry in log] == ["succeeded"]
+
+
+def test_deliveries_lost_to_a_broker_outage_are_sent_by_the_sweeper(
+    user, receiver, loopback_allowed, monkeypatch, django_capture_on_commit_callbacks
+):
+    hook = services.webhook_create(owner=user, url=receiver.url)
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(deliver_webhook, "apply_async", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        tag(make_asset(user))
+    delivery = WebhookDelivery.objects.get(webhook=hook)
+    assert delivery.state == "pending" and receiver.requests == []
+
+    sent: list[int] = []
+    monkeypatch.setattr(deliver_webhook, "apply_async", lambda args=None, **kw: sent.append(args[0]))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.deliveries_sweep().requeued == 0  # too recent: maybe still on its way
+    later = timezone.now() + timedelta(minutes=3)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.deliveries_sweep(now=later).requeued == 1
+    assert sent == [delivery.pk]
+    services.delivery_attempt(delivery_pk=delivery.pk)
+    assert len(receiver.requests) == 1 and WebhookDelivery.objects.get(pk=delivery.pk).state == "succeeded"
+
+
+def test_the_sweeper_leaves_retries_to_their_countdown(user, receiver, loopback_allowed, monkeypatch):
+    monkeypatch.setattr(deliver_webhook, "apply_async", lambda *args, **kw: None)
+    receiver.status = 500
+    hook = services.webhook_create(owner=user, url=receiver.url)
+    first = services.webhook_ping(webhook=hook)
+    services.delivery_attempt(delivery_pk=first.pk)  # fails; attempt 2 is due 30 s later
+    soon = timezone.now() + timedelta(seconds=60)
+    assert services.deliveries_sweep(now=soon).requeued == 0
+    assert services.deliveries_sweep(now=soon + timedelta(minutes=5)).requeued == 1
+
+
+def test_an_attempt_whose_worker_died_is_retried_by_the_sweeper(user, receiver, loopback_allowed, monkeypatch):
+    monkeypatch.setattr(deliver_webhook, "apply_async", lambda *args, **kw: None)
+    hook = services.webhook_create(owner=user, url=receiver.url)
+    delivery = services.webhook_ping(webhook=hook)
+    # Claimed, then the worker vanished before recording an answer.
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(delivered_at=timezone.now(), error=services.INTERRUPTED)
+    assert services.deliveries_sweep().interrupted == 0  # it may still be running
+    later = timezone.now() + timedelta(minutes=10)
+    assert services.deliveries_sweep(now=later).interrupted == 1
+    assert services.deliveries_sweep(now=later).interrupted == 0  # once
+    retry = WebhookDelivery.objects.get(webhook=hook, attempt=2)
+    services.delivery_attempt(delivery_pk=retry.pk)
+    assert len(receiver.requests) == 1
+    assert [d.state for d in WebhookDelivery.objects.filter(webhook=hook).order_by("attempt")] == [
+        "retrying",
+        "succeeded",
+    ]
 
 
 # --- where hooks may point ------------------------------------------------------------------------------
