@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import uuid
 
 from django.conf import settings
@@ -64,6 +65,11 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} #{self.attempt} to {self.webhook_id}"
+
+    @property
+    def payload_text(self) -> str:
+        """The payload as indented JSON, for the delivery log page."""
+        return json.dumps(self.payload, indent=2, ensure_ascii=False)
 
     @property
     def succeeded(self) -> bool:

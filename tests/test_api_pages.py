@@ -122,6 +122,7 @@ def test_webhook_detail_actions_and_delivery_log(
     log = web_client.get(url).content.decode()
     assert "webhook.ping" in log and "retrying" in log and str(ping.delivery_id) in log
     assert "Connection refused" in log or "refused" in log.lower()
+    assert "&quot;event&quot;: &quot;webhook.ping&quot;" in log  # the payload as JSON
 
     web_client.post(url, {"action": "deactivate"})
     hook.refresh_from_db()
