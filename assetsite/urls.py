@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from assetsite.api_errors import api_not_found
 from integrations.api import CocoExportView, CocoImportView, WebhookViewSet
 from media import views as media_views
 from tagging import views as tagging_views
@@ -30,6 +31,8 @@ api_urls = [
         SpectacularRedocView.as_view(url_name="api:schema", template_name="integrations/redoc.html"),
         name="redoc",
     ),
+    # Last: any other URL under /api/ (with its slash, so APPEND_SLASH still redirects) is a JSON 404.
+    re_path(r"^(?P<path>.*/)$", api_not_found),
 ]
 
 urlpatterns = [
@@ -43,3 +46,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include((api_urls, "api"))),
 ]
+
+handler500 = "assetsite.api_errors.server_error"

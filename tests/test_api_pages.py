@@ -208,3 +208,37 @@ def test_schema_documents_the_integration_endpoints(api_client):
     ]:
         assert path in paths, path
     assert {"q", "label", "sort"} <= {p["name"] for p in paths["/api/export/coco/"]["get"]["parameters"]}
+
+
+# --- errors outside DRF's views ------------------------------------------------------------------------
+
+
+def test_unknown_api_urls_are_json_404s(api_client):
+    for url in ["/api/nope/", "/api/assets/x/y/z/", "/api/v2/assets/"]:
+        response = api_client.get(url)
+        assert response.status_code == 404 and response.json()["code"] == "not_found", url
+        assert "/api/docs/" in response.json()["detail"]
+    assert api_client.get("/api/assets").status_code == 301  # APPEND_SLASH still redirects
+
+
+def test_a_crash_in_the_api_is_a_json_500(user, monkeypatch):
+    import media.views
+    import tagging.review_api
+
+    def crash(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(tagging.review_api, "asset_get", crash)
+    client = APIClient(raise_request_exception=False)
+    client.force_authenticate(user)
+    response = client.get("/api/assets/1b7c5b1e-3f0a-4a55-9d7e-2a4f7c0c9e11/detections/")
+    assert response.status_code == 500
+    assert response.json() == {
+        "detail": "Something went wrong on the server. It was logged; try again later.",
+        "code": "server_error",
+    }
+    monkeypatch.setattr(media.views, "asset_get", crash)
+    page = Client(raise_request_exception=False)
+    page.force_login(user)
+    response = page.get("/assets/1b7c5b1e-3f0a-4a55-9d7e-2a4f7c0c9e11/")
+    assert response.status_code == 500 and response["Content-Type"].startswith("text/html")
