@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -447,6 +450,50 @@ def test_the_connection_goes_to_the_checked_address_with_the_hosts_name(user, re
     hook = services.webhook_create(owner=user, url=f"http://pinned.example.test:{port}/hooks/x")
     services.delivery_attempt(delivery_pk=services.webhook_ping(webhook=hook).pk)
     assert [r.headers["Host"] for r in receiver.requests] == [f"pinned.example.test:{port}"]
+
+
+@pytest.fixture
+def tls_receiver(receiver, tmp_path, monkeypatch):
+    """An https receiver for the name secure.example.test (resolved to loopback) with its own certificate."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=secure.example.test",
+         "-addext", "subjectAltName=DNS:secure.example.test", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    fake_dns(monkeypatch, {"secure.example.test": ["127.0.0.1"]})
+    yield f"https://secure.example.test:{server.server_port}/hooks/tls", cert
+    server.shutdown()
+    server.server_close()
+
+
+def test_https_certificates_are_checked_against_the_host_name(user, receiver, tls_receiver, settings, monkeypatch):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    url, cert = tls_receiver
+    hook = services.webhook_create(owner=user, url=url)
+    untrusted = services.webhook_ping(webhook=hook)
+    services.delivery_attempt(delivery_pk=untrusted.pk)
+    untrusted.refresh_from_db()
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.error and receiver.requests == []
+
+    # Once the certificate is trusted, the pinned connection completes with the name's certificate.
+    real_context = ssl.create_default_context
+    monkeypatch.setattr(webhooks.ssl, "create_default_context", lambda: real_context(cafile=str(cert)))
+    trusted = services.webhook_ping(webhook=hook)
+    services.delivery_attempt(delivery_pk=trusted.pk)
+    trusted.refresh_from_db()
+    assert trusted.state == "succeeded", trusted.error
+    assert [r.path for r in receiver.requests] == ["/hooks/tls"]
+    assert webhooks.verify_signature(
+        secret=hook.secret, body=receiver.requests[0].body, header=receiver.requests[0].headers["X-Assetsite-Signature"]
+    )
 
 
 def test_loopback_needs_the_setting_also_for_existing_hooks(user, receiver, settings):
