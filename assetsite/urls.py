@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from assetsite import health
 from assetsite.api_errors import api_not_found
 from integrations.api import CocoExportView, CocoImportView, WebhookViewSet
 from media import views as media_views
@@ -45,6 +46,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/", include((api_urls, "api"))),
+    path("health/", health.health, name="health"),
+    path("health/live/", health.live, name="health-live"),
 ]
 
 handler500 = "assetsite.api_errors.server_error"
