@@ -8,7 +8,6 @@ from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -91,7 +90,6 @@ class AssetViewSet(
     """The signed-in user's assets. Another user's asset is a 404, never a 403."""
 
     serializer_class = AssetSerializer
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]

@@ -324,8 +324,7 @@ class TaggedAssetViewSet(QueryErrorPositionMixin, AssetViewSet):
             super().perform_update(serializer)
             labels = serializer.validated_data.get("manual_tags")
             if labels is not None:
-                # A fresh row: the instance's prefetched detections must not stand in for the table.
-                asset_manual_tags_set(asset=Asset.objects.get(pk=serializer.instance.pk), labels=labels)
+                asset_manual_tags_set(asset=serializer.instance, labels=labels)
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return (

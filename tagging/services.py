@@ -189,7 +189,8 @@ def tags_rebuild(*, asset: Asset) -> None:
     """Recompute the asset's tag summary from its detections (rejected ones excluded)."""
     summary: dict[int, AssetTag] = {}
     image_area = max(asset.width * asset.height, 1)
-    for detection in asset.detections.exclude(review=ReviewState.REJECTED).only(
+    # From the table, not the related manager: an asset may carry prefetched detections.
+    for detection in Detection.objects.filter(asset=asset).exclude(review=ReviewState.REJECTED).only(
         "label_id", "confidence", "source", "x", "y", "width", "height"
     ):
         tag = summary.get(detection.label_id)

@@ -378,7 +378,6 @@ def test_absurdly_nested_json_is_a_400(api_client, tagged, url):
     assert "nested too deeply" in assert_error(response, 400, "parse_error")["detail"]
 
 
-@pytest.mark.xfail(strict=True, reason="media/api.py lists DRF's own JSONParser; assetsite.parsers.JSONParser fixes it")
 def test_absurdly_nested_json_on_the_asset_is_a_400(api_client, tagged):
     body = "[" * 100_000 + "]" * 100_000
     response = api_client.patch(f"/api/assets/{tagged.pk}/", body, content_type="application/json")
