@@ -17,7 +17,6 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-QUEUES = ("detection", "celery")
 
 
 def _timed(check) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -47,7 +46,7 @@ def _broker() -> dict[str, Any]:
         lengths: dict[str, int] = {}
         if conn.transport.driver_type == "redis":
             client = conn.default_channel.client
-            lengths = {queue: int(client.llen(queue)) for queue in QUEUES}
+            lengths = {queue: int(client.llen(queue)) for queue in (settings.TAGGING_QUEUE, "celery")}
     return {"transport": str(transport), "queued": lengths}
 
 

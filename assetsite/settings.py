@@ -232,8 +232,10 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 # Publishing happens inside web requests: give up fast when the broker is down; the sweeper re-sends.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Detection tasks' queue; GPU fleets give theirs a name of its own (e.g. detection-gpu).
+TAGGING_QUEUE = env_str("TAGGING_QUEUE", "detection")
 CELERY_TASK_ROUTES = {
-    "tagging.tasks.detect_objects": {"queue": "detection"},
+    "tagging.tasks.detect_objects": {"queue": TAGGING_QUEUE},
     # Every worker serves the default queue, so webhook deliveries need no worker of their own.
     "integrations.tasks.*": {"queue": "celery"},
 }

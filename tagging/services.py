@@ -82,7 +82,7 @@ def tagging_enqueue(*, asset_ids: Sequence[uuid.UUID | str], model: str = "") ->
     for asset_id in asset_ids:
         kwargs = {"model": model} if model else {}
         try:
-            detect_objects.apply_async(args=[str(asset_id)], kwargs=kwargs, queue="detection")
+            detect_objects.apply_async(args=[str(asset_id)], kwargs=kwargs, queue=settings.TAGGING_QUEUE)
         except Exception as error:  # kombu raises several types when the broker is unreachable
             logger.warning("could not enqueue tagging of %s (broker down?): %s", asset_id, error)
             break

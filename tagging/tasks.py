@@ -13,7 +13,6 @@ logger = logging.getLogger(__name__)
 @shared_task(
     bind=True,
     name="tagging.tasks.detect_objects",
-    queue="detection",
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=settings.TAGGING_SOFT_TIME_LIMIT,
