@@ -316,6 +316,9 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     if env_bool("USE_X_FORWARDED_PROTO", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Production: load balancers and container healthchecks probe /health/ over plain HTTP inside the
+    # network; redirecting them to HTTPS would fail every probe.
+    SECURE_REDIRECT_EXEMPT = [r"^health/"]
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOG_FORMAT = env_str("LOG_FORMAT", "plain")  # "json" for one JSON object per line
