@@ -99,7 +99,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Fails open: a Redis outage turns cache reads into misses (throttling pauses) instead of 500s, so
+    # uploads keep being accepted while the broker is down. Short timeouts: a partitioned Redis must
+    # not hold requests.
+    CACHES = {
+        "default": {
+            "BACKEND": "assetsite.cache.ResilientRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
 
 # --- auth ---------------------------------------------------------------------------------------
 
