@@ -139,8 +139,13 @@ def _camera(make: object, model: object) -> str:
     return " ".join(part for part in (make_text, model_text) if part)[:255]
 
 
-def open_and_verify(source: IO[bytes], *, max_pixels: int) -> tuple[ImageInfo, Image.Image, Image.Exif]:
+def open_and_verify(
+    source: IO[bytes], *, max_pixels: int, max_frames: int = 5000, max_animation_pixels: int = 10**9
+) -> tuple[ImageInfo, Image.Image, Image.Exif]:
     """Identify, bound and fully decode the first frame; return info, the upright image and its EXIF.
+
+    Animations are bounded too (frame count, and frames × canvas pixels): only their first frame is
+    decoded here, but a stored animation bomb would hit whoever plays it.
 
     Raises ImageRejected with a message naming the problem.
     """
@@ -179,6 +184,7 @@ def open_and_verify(source: IO[bytes], *, max_pixels: int) -> tuple[ImageInfo, I
                 f"The image is {width}×{height} = {width * height / 1e6:.1f} megapixels; "
                 f"the limit is {max_pixels / 1e6:.0f} megapixels. Downscale it and upload again.",
             )
+        _check_animation(image, max_frames=max_frames, max_animation_pixels=max_animation_pixels)
         try:
             image.seek(0)
             image.load()
@@ -207,6 +213,23 @@ def open_and_verify(source: IO[bytes], *, max_pixels: int) -> tuple[ImageInfo, I
         camera=_camera(exif.get(_EXIF_MAKE), exif.get(_EXIF_MODEL)),
     )
     return info, upright, exif
+
+
+def _check_animation(image: Image.Image, *, max_frames: int, max_animation_pixels: int) -> None:
+    try:
+        # Container headers give this for WebP and APNG; for GIF it walks the frame headers
+        # without decoding pixels.
+        frames = int(getattr(image, "n_frames", 1) or 1)
+        image.seek(0)
+    except Exception as error:  # a broken frame table is a broken file
+        raise ImageRejected("corrupt_image", f"The animation's frames could not be read ({error}).") from None
+    width, height = image.size
+    if frames > max_frames or frames * width * height > max_animation_pixels:
+        raise ImageRejected(
+            "too_many_frames",
+            f"The animation has {frames} frames of {width}×{height}; the limits are {max_frames} frames and "
+            f"{max_animation_pixels / 1e6:.0f} megapixels over all frames. Shorten or downscale it.",
+        )
 
 
 def derived_exif(exif: Image.Exif, *, strip_gps: bool) -> bytes:

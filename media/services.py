@@ -100,9 +100,14 @@ def asset_create(*, owner: AbstractBaseUser, file: IO[bytes], filename: str | No
     if existing is not None:
         return UploadResult(asset=existing, created=False)
     try:
-        info, upright, exif = open_and_verify(file, max_pixels=settings.ASSET_MAX_PIXELS)
+        info, upright, exif = open_and_verify(
+            file,
+            max_pixels=settings.ASSET_MAX_PIXELS,
+            max_frames=settings.ASSET_MAX_FRAMES,
+            max_animation_pixels=settings.ASSET_MAX_ANIMATION_PIXELS,
+        )
     except ImageRejected as rejection:
-        status = {"unsupported_format": 415, "too_many_pixels": 413}.get(rejection.code, 400)
+        status = {"unsupported_format": 415, "too_many_pixels": 413, "too_many_frames": 413}.get(rejection.code, 400)
         raise AssetRejected(rejection.code, f"{display_name}: {rejection.message}", status=status,
                             filename=display_name) from None
     thumb_exif = derived_exif(exif, strip_gps=settings.ASSET_STRIP_GPS)

@@ -34,11 +34,8 @@ def valid_samples() -> list[Sample]:
     return list(odd_valid())
 
 
-# Refusals the code does not make yet, kept visible (strict: the fix turns them into failures until
-# the marker goes). Only the first frame of an animation is ever decoded, so today such a file costs
-# what a still 16 MP image costs; but stored and served, it is a bomb for whoever plays it. A frame
-# budget belongs in media/imaging.open_and_verify (frames × pixels, 413 "too_many_frames").
-NOT_REFUSED_YET = {"animated-bomb.gif", "animated-bomb.png", "animated-bomb.webp"}
+# Refusals the code does not make yet, kept visible as strict xfails (none at the moment).
+NOT_REFUSED_YET: set[str] = set()
 
 
 def _safe_id(sample: Sample, index: int) -> str:

@@ -252,3 +252,15 @@ def test_odd_but_valid_modes_are_accepted_with_thumbnails(api_client, settings, 
         assert thumb.size == (40, 30) and thumb.mode in ("RGB", "RGBA")
         if mode == "I;16":
             assert thumb.convert("L").getpixel((5, 5)) == 40000 // 256  # scaled, not clipped to white
+
+
+def test_animation_over_the_frame_budget_is_refused(api_client, settings):
+    settings.ASSET_MAX_FRAMES = 2
+    response = post_file(api_client, animated_gif([(0, 200, 0), (200, 0, 0), (0, 0, 200)]), "long.gif")
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_many_frames" and "3 frames" in response.json()["detail"]
+    settings.ASSET_MAX_FRAMES = 5000
+    settings.ASSET_MAX_ANIMATION_PIXELS = 32 * 32 * 2
+    response = post_file(api_client, animated_gif([(0, 200, 0), (200, 0, 0), (0, 0, 200)]), "big.gif")
+    assert response.status_code == 413 and "megapixels over all frames" in response.json()["detail"]
+    assert Asset.objects.count() == 0 and stored_files(settings.MEDIA_ROOT) == []
