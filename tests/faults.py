@@ -109,7 +109,7 @@ def broker_idle(stack: Stack) -> bool:
     """No message queued, none held unacknowledged by a worker (Redis transport keys)."""
     import redis
 
-    client = redis.Redis.from_url(stack.redis.url(0))
+    client = redis.Redis.from_url(stack.redis_url)
     return client.llen("detection") == 0 and client.llen("celery") == 0 and client.hlen("unacked") == 0
 
 

@@ -240,8 +240,12 @@ class Postgres:
 class Stack:
     """PostgreSQL + Redis + gunicorn + Celery workers + beat, wired together through the environment."""
 
-    def __init__(self, workdir: Path, *, web_workers: int = 2, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, workdir: Path, *, web_workers: int = 2, extra_env: dict[str, str] | None = None,
+                 database_url: str = "", redis_url: str = "") -> None:
+        """``database_url``/``redis_url``: use these running servers instead of starting private ones."""
         self.workdir = workdir.resolve()
+        self.external_database_url = database_url
+        self.external_redis_url = redis_url
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.postgres = Postgres(self.workdir)
         self.redis = Redis(self.workdir)
@@ -259,7 +263,11 @@ class Stack:
 
     @property
     def database_url(self) -> str:
-        return self.postgres.url("assetsite")
+        return self.external_database_url or self.postgres.url("assetsite")
+
+    @property
+    def redis_url(self) -> str:
+        return self.external_redis_url or self.redis.url(0)
 
     def env(self, **overrides: str) -> dict[str, str]:
         env = {
@@ -269,8 +277,8 @@ class Stack:
         env.update({
             "DJANGO_SETTINGS_MODULE": "assetsite.settings",
             "DATABASE_URL": self.database_url,
-            "REDIS_URL": self.redis.url(0),
-            "CELERY_BROKER_URL": self.redis.url(0),
+            "REDIS_URL": self.redis_url,
+            "CELERY_BROKER_URL": self.redis_url,
             "VAR_DIR": str(self.var_dir),
             "MEDIA_ROOT": str(self.media_root),
             # Production settings, minus HTTPS (loopback has no TLS).
@@ -313,10 +321,12 @@ class Stack:
     # --- lifecycle ------------------------------------------------------------------------------
 
     def start_backends(self) -> None:
-        self.postgres.init()
-        self.postgres.start()
-        self.postgres.create_database("assetsite")
-        self.redis.start()
+        if not self.external_database_url:
+            self.postgres.init()
+            self.postgres.start()
+            self.postgres.create_database("assetsite")
+        if not self.external_redis_url:
+            self.redis.start()
         self.manage("migrate", "--noinput")
 
     def start_site(self) -> None:
@@ -396,7 +406,10 @@ class Stack:
             self.redis.service.kill()
         except Exception:
             pass
-        self.postgres.destroy()
+        if not self.external_database_url:
+            self.postgres.destroy()
+        else:
+            shutil.rmtree(self.postgres.dir, ignore_errors=True)
 
     # --- data -----------------------------------------------------------------------------------
 
