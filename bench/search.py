@@ -69,6 +69,7 @@ QUERIES: list[tuple[str, dict[str, str]]] = [
     ("filters mixed", {"q": "cat status:tagged format:jpeg"}),
     ("structured label+confidence", {"label": "dog", "min_confidence": "0.8"}),
     ("sort by confidence", {"q": "dog", "sort": "confidence"}),
+    ("sort by confidence under OR", {"q": "(cat OR dog) -person", "sort": "confidence"}),
     ("sort by objects", {"q": "cat", "sort": "objects"}),
     ("sort by objects, everything", {"sort": "objects"}),
     ("page 2 (cursor)", {"q": "person", "_page": "2"}),
