@@ -64,7 +64,8 @@ class AssetFilterForm(forms.Form):
             self.q_query = query_parse(text, assets=self.assets)
         except QueryError as error:
             self.query_error = error
-            raise ValidationError(error.message, code="invalid_query") from None
+            # User text goes in as a parameter: django-filter %-formats messages for the API.
+            raise ValidationError("%(message)s", code="invalid_query", params={"message": error.message}) from None
         return text
 
     def _labels(self, name: str) -> list[str]:
@@ -83,7 +84,11 @@ class AssetFilterForm(forms.Form):
     def clean_image_format(self) -> str:
         value = (self.cleaned_data.get("image_format") or "").strip().lower()
         if value and value not in FORMATS:
-            raise ValidationError(f"Unknown format '{value}': use {', '.join(sorted(FORMATS))}.", code="invalid_choice")
+            raise ValidationError(
+                "Unknown format '%(value)s': use %(choices)s.",
+                code="invalid_choice",
+                params={"value": value, "choices": ", ".join(sorted(FORMATS))},
+            )
         return FORMATS.get(value, "")
 
     def clean(self) -> dict[str, Any]:

@@ -337,6 +337,8 @@ def test_bad_query_is_a_400_with_the_position(api_client, library):
         ({"min_count": "x"}, "min_count"),
         ({"status": "lost"}, "status"),
         ({"image_format": "bmp"}, "image_format"),
+        ({"image_format": "50%"}, "image_format"),
+        ({"image_format": "%(x)s %s"}, "image_format"),
         ({"sort": "random"}, "sort"),
         ({"sort": "confidence"}, "sort"),
         ({"uploaded_after": "2024-02-30"}, "uploaded_after"),
@@ -511,6 +513,11 @@ def test_library_page_shows_the_bad_token(web_client, library):
     assert "Expected a whole number of objects" in page
     assert "dog&gt;=<mark>many</mark> cat" in page
     assert 'aria-invalid="true"' in page
+
+
+def test_messages_with_percent_signs_are_shown_as_typed(web_client, library):
+    page = web_client.get(reverse("library"), {"q": "dog@50%x", "image_format": "9%"}).content.decode()
+    assert "got &#x27;50%x&#x27;" in page
 
 
 def test_library_page_bad_parameters_are_400(web_client, library):
