@@ -162,7 +162,8 @@ def seed(*, assets: int, per_asset: float) -> None:
             with copy_cursor.copy(
                 "COPY media_asset (id, owner_id, file, original_filename, title, sha256, format, mime_type, width,"
                 " height, byte_size, taken_at, camera, thumbnail_small, thumbnail_large, created_at, updated_at,"
-                " tagging_status, tagging_error, tagging_attempts, tagging_task_id, tagged_at) FROM STDIN"
+                " tagging_status, tagging_error, tagging_attempts, tagging_task_id, tagged_at, object_count)"
+                " FROM STDIN"
             ) as copy:
                 for number in range(assets):
                     owner = rng.choices(users, weights=[share for _, share in USERS])[0]
@@ -177,7 +178,7 @@ def seed(*, assets: int, per_asset: float) -> None:
                         asset_id, owner.pk, f"originals/{asset_id.hex[:2]}/{asset_id.hex}.{extension}",
                         f"{prefix}{number:06d}.{extension}", "", f"{rng.getrandbits(256):064x}", fmt, mime, width,
                         height, rng.randint(200_000, 8_000_000), taken, "", "", "", created, created, status, "",
-                        1, "", created if status == "tagged" else None,
+                        1, "", created if status == "tagged" else None, 0,
                     ))  # fmt: skip
                     asset_rows.append((asset_id, width, height, status == "tagged"))
             with copy_cursor.copy(
@@ -208,6 +209,13 @@ def seed(*, assets: int, per_asset: float) -> None:
             FROM tagging_detection d JOIN media_asset a ON a.id = d.asset_id
             WHERE d.review <> 'rejected'
             GROUP BY d.asset_id, a.owner_id, d.label_id
+            """
+        )
+        cursor.execute(
+            """
+            UPDATE media_asset a SET object_count = s.total
+            FROM (SELECT asset_id, sum(count) AS total FROM tagging_assettag GROUP BY asset_id) s
+            WHERE a.id = s.asset_id
             """
         )
     with connection.cursor() as cursor:

@@ -42,6 +42,8 @@ class Asset(models.Model):
     tagging_enqueued_at = models.DateTimeField(null=True, blank=True)
     tagging_started_at = models.DateTimeField(null=True, blank=True)
     tagged_at = models.DateTimeField(null=True, blank=True)
+    # Objects found (rejected ones excluded), kept by the tagging app so "most objects" sorts by index.
+    object_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -51,6 +53,7 @@ class Asset(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at", "-id"], name="asset_owner_created"),
             models.Index(fields=["tagging_status", "tagging_enqueued_at"], name="asset_tagging_queue"),
+            models.Index(fields=["owner", "-object_count", "-created_at", "-id"], name="asset_owner_objects"),
         ]
 
     def __str__(self) -> str:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db.models import Count, Exists, F, FloatField, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, Exists, F, FilteredRelation, FloatField, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -259,20 +259,16 @@ def assets_sort(
         if label_id is None:
             best: Any = Value(-1.0)
         else:
-            # -1 for assets without the label (possible under OR), so they sort last, never NULL.
-            best = Coalesce(Subquery(_tags(label_id).values("confidence")[:1]), Value(-1.0), output_field=FloatField())
+            # One LEFT JOIN to the label's summary row (not a subquery per match); -1 for assets
+            # without the label (possible under OR), so they sort last, never NULL.
+            assets = assets.annotate(
+                sort_tag=FilteredRelation("tags", condition=Q(tags__label_id=label_id, tags__owner_id=F("owner_id")))
+            )
+            best = Coalesce(F("sort_tag__confidence"), Value(-1.0), output_field=FloatField())
         return assets.annotate(sort_confidence=best).order_by("-sort_confidence", "-created_at", "-id")
     if sort == "objects":
-        total = (
-            AssetTag.objects.filter(asset_id=OuterRef("pk"))
-            .order_by()
-            .values("asset_id")
-            .annotate(total=Sum("count"))
-            .values("total")
-        )
-        return assets.annotate(sort_objects=Coalesce(Subquery(total), Value(0), output_field=IntegerField())).order_by(
-            "-sort_objects", "-created_at", "-id"
-        )
+        # Kept on the asset by tags_rebuild, so the (owner, objects, created, id) index gives the order.
+        return assets.order_by("-object_count", "-created_at", "-id")
     return assets.order_by("-created_at", "-id")
 
 

@@ -212,6 +212,8 @@ def tags_rebuild(*, asset: Asset) -> None:
             tag.has_manual = tag.has_manual or detection.source == DetectionSource.MANUAL
     AssetTag.objects.filter(asset=asset).delete()
     AssetTag.objects.bulk_create(summary.values())
+    asset.object_count = sum(tag.count for tag in summary.values())
+    Asset.objects.filter(pk=asset.pk).update(object_count=asset.object_count)
 
 
 def detections_replace(

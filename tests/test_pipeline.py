@@ -487,3 +487,15 @@ def test_failed_runs_are_recorded_with_their_error(scene_asset, settings):
     run = DetectionRun.objects.get(asset=asset)
     assert not run.succeeded and "could not be decoded" in run.error
     assert run.model_name.startswith("fasterrcnn_tiny") and run.worker == "w@h"
+
+
+def test_object_count_follows_detections_and_reviews(scene_asset):
+    asset, _ = scene_asset
+    run_detection(asset_id=str(asset.pk), task_id="t-1")
+    asset.refresh_from_db()
+    found = asset.detections.count()
+    assert found >= 3 and asset.object_count == found
+    services.detection_review(detection=asset.detections.first(), accept=False)
+    services.detection_add_manual(asset=asset, label="poster")
+    asset.refresh_from_db()
+    assert asset.object_count == found  # one rejected, one added
