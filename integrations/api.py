@@ -161,7 +161,7 @@ class WebhookViewSet(
         description="Replace the signing secret; deliveries from now on use the new one.",
     )
     @action(detail=True, methods=["get", "post"])
-    def secret(self, request: Request, pk: str) -> Response:
+    def secret(self, request: Request, pk: str, format: str | None = None) -> Response:
         webhook = self.get_object()
         if request.method == "POST":
             webhook = webhook_secret_rotate(webhook=webhook)
@@ -169,14 +169,14 @@ class WebhookViewSet(
 
     @extend_schema(request=None, responses={202: DeliverySerializer, 404: ErrorSerializer})
     @action(detail=True, methods=["post"])
-    def ping(self, request: Request, pk: str) -> Response:
+    def ping(self, request: Request, pk: str, format: str | None = None) -> Response:
         """Send a signed test delivery (event webhook.ping) now."""
         delivery = webhook_ping(webhook=self.get_object())
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={200: DeliverySerializer(many=True), 404: ErrorSerializer})
     @action(detail=True, methods=["get"])
-    def deliveries(self, request: Request, pk: str) -> Response:
+    def deliveries(self, request: Request, pk: str, format: str | None = None) -> Response:
         """The delivery log, newest attempt first: one entry per attempt."""
         page = self.paginate_queryset(deliveries_of(webhook=self.get_object()))
         return self.get_paginated_response(DeliverySerializer(page, many=True).data)

@@ -375,16 +375,8 @@ def test_every_method_a_route_serves_is_checked():
     assert not wrong, f"TABLE's methods differ from what the views serve (table, views): {wrong}"
 
 
-# Known failures, kept visible: strict, so the fix makes them fail until the marker goes.
-KNOWN_BUGS = {
-    # The router's ".json" twins pass format= to the webhook viewset's extra actions, whose signatures do
-    # not take it: a 500 for the owner (others get their 401/404 first). Fix in integrations/api.py
-    # (accept **kwargs in deliveries/ping/secret) or build the router with include_format_suffixes=False.
-    ("api:webhook-deliveries [format]", "GET"),
-    ("api:webhook-ping [format]", "POST"),
-    ("api:webhook-secret [format]", "GET"),
-    ("api:webhook-secret [format]", "POST"),
-}
+# Known failures, kept visible as strict xfails (none at the moment).
+KNOWN_BUGS: set[tuple[str, str]] = set()
 CASES = [
     pytest.param(key, method, id=f"{method} {key}",
                  marks=[pytest.mark.xfail(strict=True, reason="500: action without format kwarg")]
