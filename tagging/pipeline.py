@@ -49,9 +49,8 @@ class Outcome:
 
 
 def _decode(asset: Asset, detector: Detector) -> Image.Image:
-    target = max(detector.input_size_for(asset.width, asset.height))
     with default_storage.open(asset.file.name, "rb") as handle:
-        return open_upright_rgb(handle, target_long_side=target)
+        return open_upright_rgb(handle, target_size=detector.input_size_for(asset.width, asset.height))
 
 
 def _run_info(

@@ -264,3 +264,13 @@ def test_animation_over_the_frame_budget_is_refused(api_client, settings):
     response = post_file(api_client, animated_gif([(0, 200, 0), (200, 0, 0), (0, 0, 200)]), "big.gif")
     assert response.status_code == 413 and "megapixels over all frames" in response.json()["detail"]
     assert Asset.objects.count() == 0 and stored_files(settings.MEDIA_ROOT) == []
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_reduced_decode_keeps_at_least_the_requested_upright_size(orientation):
+    from media.imaging import open_upright_rgb
+
+    stored = (3000, 2000) if orientation == 1 else (2000, 3000)
+    data = image_bytes("JPEG", size=stored, exif=exif_block(orientation=orientation))
+    image = open_upright_rgb(io.BytesIO(data), target_size=(1200, 800))
+    assert image.size == (1500, 1000)  # JPEG's 1/2 scale: the smallest that still covers 1200×800
