@@ -42,6 +42,21 @@ urlpatterns = [
     path("assets/<uuid:asset_id>/", tagging_views.TaggedAssetDetailView.as_view(), name="asset-detail"),
     path("assets/<uuid:asset_id>/original/", media_views.asset_file, name="asset-file"),
     path("assets/<uuid:asset_id>/thumbnail/<str:size>/", media_views.asset_thumbnail, name="asset-thumbnail"),
+    # Review pages: plain form posts (the scripts use the API for the same actions).
+    path("assets/<uuid:asset_id>/retag/", tagging_views.AssetRetagPageView.as_view(), name="asset-retag"),
+    path("assets/<uuid:asset_id>/detections/new/", tagging_views.DetectionAddView.as_view(), name="detection-add"),
+    path(
+        "assets/<uuid:asset_id>/detections/<int:detection_id>/review/",
+        tagging_views.DetectionReviewView.as_view(),
+        name="detection-review",
+    ),
+    path(
+        "assets/<uuid:asset_id>/detections/<int:detection_id>/crop/",
+        tagging_views.detection_crop_view,
+        name="detection-crop",
+    ),
+    path("assets/bulk/", tagging_views.BulkActionView.as_view(), name="asset-bulk"),
+    path("review/", tagging_views.ReviewQueueView.as_view(), name="review-queue"),
     path("integrations/", include("integrations.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

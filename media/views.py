@@ -54,7 +54,7 @@ class UploadView(LoginRequiredMixin, View):
     template_name = "media/upload.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, self.template_name, {"max_mb": settings.ASSET_MAX_BYTES / 1e6})
+        return render(request, self.template_name, self._limits())
 
     def post(self, request: HttpRequest) -> HttpResponse:
         uploads = request.FILES.getlist("files")  # parses the body, which fills oversize_uploads
@@ -80,8 +80,13 @@ class UploadView(LoginRequiredMixin, View):
         accepted = [outcome for outcome in outcomes if outcome.asset is not None]
         statuses = {outcome.status for outcome in outcomes}
         status = 200 if accepted else (statuses.pop() if len(statuses) == 1 else 400)
-        context = {"outcomes": outcomes, "accepted": accepted, "max_mb": settings.ASSET_MAX_BYTES / 1e6}
+        context = {"outcomes": outcomes, "accepted": accepted, **self._limits()}
         return render(request, self.template_name, context, status=status)
+
+    @staticmethod
+    def _limits() -> dict[str, float | int]:
+        # The page's script refuses oversize files before sending them, with the server's own limit.
+        return {"max_mb": settings.ASSET_MAX_BYTES / 1e6, "max_bytes": settings.ASSET_MAX_BYTES}
 
 
 def _owned_asset_or_404(request: HttpRequest, asset_id: str) -> Asset:

@@ -183,3 +183,20 @@ def _same(name: str, box: Box | None, other_name: str, other_box: Box | None) ->
     if box is None or other_box is None:
         return box is None and other_box is None
     return box.iou(other_box) >= IMPORT_DUPLICATE_IOU
+
+
+# --- one entry point for the bulk actions (the library page's toolbar) ------------------------------
+
+
+def assets_bulk_action(*, assets: QuerySet[Asset], action: str, label: str = "") -> int:
+    """Run one bulk action ("retag", "delete", "add_tag", "remove_tag"); how many assets it changed."""
+    if action == "retag":
+        return assets_retag(assets=assets)
+    if action == "delete":
+        return assets_delete(assets=assets)
+    if action in {"add_tag", "remove_tag"}:
+        if not normalize_label(label):
+            raise ValueError(f"{action} needs a label.")
+        apply = assets_tag_add if action == "add_tag" else assets_tag_remove
+        return apply(assets=assets, label=label)
+    raise ValueError(f"Unknown bulk action {action!r}.")

@@ -121,6 +121,17 @@ TABLE: dict[str, Row] = {
     "asset-detail": Row("/assets/{asset}/", {"GET": PAGE_OBJECT}),
     "asset-file": Row("/assets/{asset}/original/", {"GET": PAGE_OBJECT}),
     "asset-thumbnail": Row("/assets/{asset}/thumbnail/small/", {"GET": PAGE_OBJECT}),
+    # Review pages (forms; each answers with a redirect back to the page it came from).
+    "asset-retag": Row("/assets/{asset}/retag/", {"POST": (302, 302, 404, 404)}),
+    "detection-add": Row("/assets/{asset}/detections/new/", {"POST": (302, 302, 404, 404)}, body={"label": "added"}),
+    "detection-review": Row("/assets/{asset}/detections/{detection}/review/", {"POST": (302, 302, 404, 404)},
+                            body={"action": "relabel", "label": "changed"}),
+    "detection-crop": Row("/assets/{asset}/detections/{detection}/crop/", {"GET": PAGE_OBJECT}),
+    # Ids that are not the user's are skipped with a message: a redirect for everyone, the owner's untouched.
+    "asset-bulk": Row("/assets/bulk/", {"POST": (302, 302, 302, 302)},
+                      body={"action": "add_tag", "label": "bulk-added", "ids": ["{asset}"]}),
+    # Scoped through the label suggestions (the owner's only detection is manual, so never queued).
+    "review-queue": Row("/review/", {"GET": (302, 200, 200, 200)}, scoped=True),
     # Each user regenerates their own token; the owner's must stay as it is.
     "integrations-token": Row("/integrations/token/", {"GET": (302, 200, 200, 200), "POST": (302, 200, 200, 200)},
                               body={"action": "regenerate"}),
