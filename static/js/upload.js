@@ -201,7 +201,9 @@
     }
     item.finishedUpload = true;
     setProgress(item, item.file.size);
+    // The server names the file in its message; the list already does.
     var message = A.problem(status, data);
+    if (message.indexOf(item.file.name + ": ") === 0) message = message.slice(item.file.name.length + 2);
     setState(item, "error", (status === 0 || status === 401 || status === 403 || status >= 500 ? "Not uploaded: " : "Refused: ") + message);
     if (status === 0 || status === 401 || status === 403 || status >= 500 || status === 429) addRetry(item);
   }
