@@ -38,7 +38,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# UI_SCREENSHOTS_DIR sends them elsewhere (to keep a working tree clean while iterating).
+SCREENSHOTS = Path(os.environ.get("UI_SCREENSHOTS_DIR") or REPO / "docs" / "screenshots")
 MAX_SCREENSHOT_BYTES = 300_000
 PASSWORD = "correct horse battery staple"
 DESKTOP = {"width": 1280, "height": 800}
@@ -235,6 +236,17 @@ def test_upload_browse_review_retag_and_bulk_in_a_real_browser(browser, site, wo
         "el => getComputedStyle(el).getPropertyValue('--label-chip').trim()"
     )
     assert chip_colour == label_colors("circle").chip
+    names = ["circle", "traffic light", "ünïcode ☂", "x" * 100, *[f"label {n}" for n in range(200)]]
+    in_browser = page.evaluate("names => names.map((name) => window.Assetsite.labelColors(name))", names)
+    for name, colors in zip(names, in_browser, strict=True):
+        expected = label_colors(name)
+        assert (colors["hue"], colors["box"], colors["boxText"], colors["chip"], colors["chipText"]) == (
+            expected.hue,
+            expected.box,
+            expected.box_text,
+            expected.chip,
+            expected.chip_text,
+        ), name
 
     # The same image again, and something that is not an image: each says so in plain words.
     page.set_input_files(

@@ -124,10 +124,10 @@
   // Fetch the page again and swap the asset view in place: no reload, scroll and focus kept.
   function refresh(focusId, message) {
     return fetch(location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } })
-      .then(function (response) { return response.text(); })
+      .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
       .then(function (html) {
         var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("asset-view");
-        if (!fresh) return;
+        if (!fresh) return Promise.reject("no asset view");
         var root = view();
         root.innerHTML = fresh.innerHTML;
         root.setAttribute("data-status", fresh.getAttribute("data-status"));
@@ -136,6 +136,11 @@
         if (focusId === false) return;  // a status change nobody asked for: leave focus alone
         var target = focusId && document.getElementById(focusId);
         (target || root.querySelector("#review-status")).focus({ preventScroll: !!target });
+      })
+      .catch(function () {
+        var root = view();
+        root.querySelectorAll("form[aria-busy=true]").forEach(function (form) { busy(form, false); });
+        if (focusId !== false) say(root, (message ? message + " " : "") + "The page could not be refreshed; reload it to see the change.", true);
       });
   }
 
