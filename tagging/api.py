@@ -72,6 +72,10 @@ class DetectionSerializer(serializers.ModelSerializer):
     reviewed = serializers.BooleanField(read_only=True)
     model = serializers.CharField(source="run.model_name", default=None, read_only=True, allow_null=True)
     detected_at = serializers.DateTimeField(source="run.started_at", default=None, read_only=True, allow_null=True)
+    suggested_label = serializers.CharField(
+        source="suggested_label.name", default=None, read_only=True, allow_null=True,
+        help_text="What the detector called this box before a person relabelled it.",
+    )
 
     class Meta:
         model = Detection
@@ -86,6 +90,7 @@ class DetectionSerializer(serializers.ModelSerializer):
             "reviewed",
             "model",
             "detected_at",
+            "suggested_label",
             "created_at",
         ]
 
@@ -331,7 +336,10 @@ class TaggedAssetViewSet(QueryErrorPositionMixin, AssetViewSet):
             super()
             .get_queryset()
             .prefetch_related(
-                Prefetch("detections", queryset=Detection.objects.select_related("label", "run", "asset")),
+                Prefetch(
+                    "detections",
+                    queryset=Detection.objects.select_related("label", "run", "asset", "suggested_label"),
+                ),
                 Prefetch("tags", queryset=AssetTag.objects.select_related("label")),
                 Prefetch("detection_runs", queryset=DetectionRun.objects.order_by("-started_at", "-id")),
             )

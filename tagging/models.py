@@ -72,6 +72,11 @@ class Detection(models.Model):
     source = models.CharField(max_length=8, choices=DetectionSource.choices, default=DetectionSource.AUTO)
     review = models.CharField(max_length=10, choices=ReviewState.choices, default=ReviewState.UNREVIEWED)
     run = models.ForeignKey(DetectionRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="detections")
+    # What the detector first called this box, kept when a person relabels it: re-tagging must not
+    # suggest the old label for the same object again.
+    suggested_label = models.ForeignKey(
+        Label, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
 

@@ -118,7 +118,7 @@ class AssetDetectionsView(generics.GenericAPIView):
     @extend_schema(responses={200: DetectionSerializer(many=True), 404: ErrorSerializer})
     def get(self, request: Request, asset_id: str) -> Response:
         asset = asset_or_404(request, asset_id)
-        detections = asset.detections.select_related("label", "run", "asset")
+        detections = asset.detections.select_related("label", "run", "asset", "suggested_label")
         return Response(DetectionSerializer(detections, many=True).data)
 
     @extend_schema(
@@ -153,7 +153,7 @@ class DetectionView(generics.GenericAPIView):
             key = 0
         detection = (
             Detection.objects.filter(asset__in=assets_visible_to(self.request.user), pk=key)
-            .select_related("label", "run", "asset")
+            .select_related("label", "run", "asset", "suggested_label")
             .first()
             if 0 < key < 2**63
             else None

@@ -34,7 +34,7 @@ def detection_get(
         return None
     return (
         Detection.objects.filter(asset__in=assets_visible_to(user), asset_id=asset_id, pk=detection_id)
-        .select_related("label", "run", "asset")
+        .select_related("label", "run", "asset", "suggested_label")
         .first()
     )
 

@@ -236,15 +236,17 @@ def detections_replace(
             return None
         asset.detections.filter(source=DetectionSource.AUTO, review=ReviewState.UNREVIEWED).delete()
         reviewed = [
-            (detection.label.name, detection.box)
-            for detection in asset.detections.select_related("label").exclude(review=ReviewState.UNREVIEWED)
+            ({detection.label.name, detection.suggested_label.name if detection.suggested_label else ""}, detection.box)
+            for detection in Detection.objects.filter(asset=asset)
+            .select_related("label", "suggested_label")
+            .exclude(review=ReviewState.UNREVIEWED)
         ]
         kept = [
             found
             for found in objects
             if not any(
-                name == normalize_label(found.label) and box is not None and box.iou(found.box) >= REVIEWED_MATCH_IOU
-                for name, box in reviewed
+                normalize_label(found.label) in names and box is not None and box.iou(found.box) >= REVIEWED_MATCH_IOU
+                for names, box in reviewed
             )
         ]
         run = _record_run(asset=asset, info=info, succeeded=True, count=len(kept))
@@ -376,7 +378,10 @@ def detection_review(*, detection: Detection, accept: bool, label: str | None = 
         detection.review = ReviewState.ACCEPTED if accept else ReviewState.REJECTED
         detection.reviewed_at = timezone.now()
         if label is not None:
-            detection.label = label_get_or_create(name=label)
-        detection.save(update_fields=["review", "reviewed_at", "label"])
+            new_label = label_get_or_create(name=label)
+            if new_label.pk != detection.label_id and detection.source == DetectionSource.AUTO:
+                detection.suggested_label_id = detection.suggested_label_id or detection.label_id
+            detection.label = new_label
+        detection.save(update_fields=["review", "reviewed_at", "label", "suggested_label"])
         tags_rebuild(asset=detection.asset)
     return detection

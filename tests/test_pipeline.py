@@ -499,3 +499,18 @@ def test_object_count_follows_detections_and_reviews(scene_asset):
     services.detection_add_manual(asset=asset, label="poster")
     asset.refresh_from_db()
     assert asset.object_count == found  # one rejected, one added
+
+
+def test_relabelling_remembers_what_the_detector_said(scene_asset):
+    asset, _ = scene_asset
+    run_detection(asset_id=str(asset.pk), task_id="t-1")
+    detection = asset.detections.select_related("label").first()
+    original = detection.label.name
+    services.detection_review(detection=detection, accept=True, label="thing one")
+    services.detection_review(detection=detection, accept=True, label="thing two")
+    detection.refresh_from_db()
+    assert detection.label.name == "thing two" and detection.suggested_label.name == original
+    manual = services.detection_add_manual(asset=asset, label="poster")
+    services.detection_review(detection=manual, accept=True, label="painting")
+    manual.refresh_from_db()
+    assert manual.suggested_label is None  # a person's own tag has no detector suggestion

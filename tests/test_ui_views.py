@@ -368,20 +368,15 @@ def test_retag_from_the_page_keeps_reviewed_and_manual_tags(web_client, user, se
 
     after = sorted(Detection.objects.filter(asset=asset).values_list("pk", "label__name", "review", "x", "y"))
     # Every edit is still there, unchanged; the accepted circle is not doubled, the rejected square does
-    # not come back. (The relabelled triangle is found again under its old name: see the xfail below.)
+    # not come back, the relabelled triangle is not suggested again under its old name.
     assert set(before) <= set(after)
-    assert [row[1:3] for row in after if row not in before] == [("triangle", "unreviewed")]
+    assert [row[1:3] for row in after if row not in before] == []
     labels = set(AssetTag.objects.filter(asset=asset).values_list("label__name", flat=True))
-    assert labels == {"circle", "pyramid", "triangle", "shapes", "corner"}
+    assert labels == {"circle", "pyramid", "shapes", "corner"}
     page = page_text(web_client.get(reverse("asset-detail", args=[asset.pk])))
     assert "Rejected (1)" in page and 'data-label="pyramid"' in page
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="detections_replace drops a new box only when a reviewed box has the SAME label; a relabelled "
-    "box does not remember its old label, so re-tagging suggests it again (tagging/services.py).",
-)
 def test_a_relabelled_box_is_not_suggested_again_under_its_old_label(user):
     scene = three_shapes_scene()
     buffer = io.BytesIO()
