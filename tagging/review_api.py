@@ -33,13 +33,7 @@ from tagging.api import (
 from tagging.boxes import Box
 from tagging.filters import AssetFilter
 from tagging.models import Detection
-from tagging.review_services import (
-    assets_delete,
-    assets_retag,
-    assets_tag_add,
-    assets_tag_remove,
-    detection_delete,
-)
+from tagging.review_services import assets_bulk_action, assets_retag, detection_delete
 from tagging.services import detection_add_manual, detection_review, normalize_label
 
 MAX_SIDE = 1_000_000  # larger than any image ASSET_MAX_PIXELS lets in; keeps integers in the column's range
@@ -272,13 +266,6 @@ class AssetBulkView(QueryErrorPositionMixin, APIView):
                 )
         assets = visible.filter(pk__in=ids)
         action = data["action"]
-        if action == "retag":
-            changed = assets_retag(assets=assets)
-        elif action == "delete":
-            changed = assets_delete(assets=assets)
-        elif action == "add_tag":
-            changed = assets_tag_add(assets=assets, label=data["label"])
-        else:
-            changed = assets_tag_remove(assets=assets, label=data["label"])
+        changed = assets_bulk_action(assets=assets, action=action, label=data.get("label", ""))
         return Response({"action": action, "matched": len(ids), "changed": changed, "not_found": not_found})
 
