@@ -21,6 +21,7 @@ orphan files), and the queue length against the accepted uploads.
 from __future__ import annotations
 
 import argparse
+import http.client
 import io
 import json
 import os
@@ -85,6 +86,35 @@ def make_jpegs(count: int, size: tuple[int, int]) -> list[bytes]:
     return images
 
 
+def multipart(index: int, data: bytes) -> tuple[bytes, str]:
+    """The request body a browser or curl would send, built before the clock starts (a cheap client)."""
+    boundary = f"assetsite-load-{index:08d}"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo-{index}.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n").encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    values = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / ticks, sum(values) / ticks
+
+
 def percentile(values: list[float], share: float) -> float:
     if not values:
         return float("nan")
@@ -135,22 +165,28 @@ def run(args: argparse.Namespace) -> dict:
         next_image = iter(range(args.uploads))
         uploads_done = threading.Event()
 
+        bodies = [multipart(index, data) for index, data in enumerate(images)]
+
         def uploader(token: str) -> None:
-            session = requests.Session()
-            session.headers["Authorization"] = f"Token {token}"
+            # http.client with prepared bodies: the load generator shares the machine, so it must be light.
+            connection = http.client.HTTPConnection("127.0.0.1", stack.web_port, timeout=120)
             while True:
                 with lock:
                     index = next(next_image, None)
                 if index is None:
+                    connection.close()
                     return
+                body, content_type = bodies[index]
                 started = time.perf_counter()
                 try:
-                    response = session.post(stack.url("/api/assets/"),
-                                            files={"file": (f"photo-{index}.jpg", images[index], "image/jpeg")},
-                                            timeout=120)
-                    status = response.status_code
-                    asset_id = response.json().get("id", "") if status == 201 else ""
-                except (requests.RequestException, ValueError):
+                    connection.request("POST", "/api/assets/", body=body, headers={
+                        "Authorization": f"Token {token}", "Content-Type": content_type})
+                    response = connection.getresponse()
+                    payload = response.read()
+                    status = response.status
+                    asset_id = json.loads(payload)["id"] if status == 201 else ""
+                except (OSError, http.client.HTTPException, ValueError, KeyError):
+                    connection.close()
                     status, asset_id = 0, ""
                 with lock:
                     samples.append(Sample("upload", time.perf_counter() - started, status, asset_id))
@@ -174,12 +210,20 @@ def run(args: argparse.Namespace) -> dict:
                           for index in range(args.searchers)]
         print(f"Uploading with {args.clients} clients while {args.searchers} search, against gunicorn with "
               f"{args.web_workers} workers ...", flush=True)
+        from tests.stack import children_of
+
+        assert stack.site is not None
+        server_pids = [stack.site.pid, *children_of(stack.site.pid)]
+        server_cpu, client_cpu, machine = cpu_seconds(server_pids), time.process_time(), machine_busy()
         started = time.perf_counter()
         for thread in upload_threads + search_threads:
             thread.start()
         for thread in upload_threads:
             thread.join()
         elapsed = time.perf_counter() - started
+        server_cpu = cpu_seconds(server_pids) - server_cpu
+        client_cpu = time.process_time() - client_cpu
+        machine = tuple(after - before for after, before in zip(machine_busy(), machine, strict=True))
         uploads_done.set()
         for thread in search_threads:
             thread.join()
@@ -220,6 +264,12 @@ def run(args: argparse.Namespace) -> dict:
             "orphan_files": len(orphans),
             "duplicate_answers": duplicate_answers,
             "queued_tasks": queued,
+            "cpu_ms_per_upload": {
+                "gunicorn": round(server_cpu / args.uploads * 1000, 1),
+                "load clients": round(client_cpu / args.uploads * 1000, 1),
+                "whole machine": round(machine[0] / args.uploads * 1000, 1),
+            },
+            "machine_busy_percent": round(machine[0] / machine[1] * 100, 1),
             "latency_ms": {
                 kind: {
                     "count": len(items),
@@ -259,6 +309,10 @@ def print_report(result: dict) -> None:
     print(f"| lost (201 without its row or files) | {result['lost']} |")
     print(f"| rows or files nobody was told about | {result['extra_rows'] + result['orphan_files']} |")
     print(f"| detection tasks waiting in Redis | {result['queued_tasks']} |")
+    cpu = result["cpu_ms_per_upload"]
+    print(f"| CPU per upload (gunicorn / load clients / whole machine) | {cpu['gunicorn']} / {cpu['load clients']} / "
+          f"{cpu['whole machine']} ms |")
+    print(f"| machine busy during the run | {result['machine_busy_percent']} % of {os.cpu_count()} cores |")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from assetsite.api import ApiError
 from media.models import Asset
-from media.selectors import assets_visible_to
+from media.selectors import asset_mark_new, assets_visible_to
 from media.services import AssetRejected, asset_create, asset_delete, asset_update
 
 
@@ -120,7 +120,7 @@ class AssetViewSet(
             result = asset_create(owner=request.user, file=upload, filename=upload.name)
         except AssetRejected as rejection:
             raise ApiError(rejection.message, code=rejection.code, status_code=rejection.status) from None
-        serializer = self.get_serializer(result.asset)
+        serializer = self.get_serializer(asset_mark_new(result.asset) if result.created else result.asset)
         return Response(serializer.data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:

@@ -15,7 +15,7 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
-from media.imaging import ImageRejected, derived_exif, make_thumbnail, open_and_verify
+from media.imaging import ImageRejected, derived_exif, make_thumbnails, open_and_verify
 from media.models import Asset
 from media.signals import asset_created
 
@@ -111,9 +111,7 @@ def asset_create(*, owner: AbstractBaseUser, file: IO[bytes], filename: str | No
         raise AssetRejected(rejection.code, f"{display_name}: {rejection.message}", status=status,
                             filename=display_name) from None
     thumb_exif = derived_exif(exif, strip_gps=settings.ASSET_STRIP_GPS)
-    thumbnails = {
-        name: make_thumbnail(upright, side, exif=thumb_exif) for name, side in settings.ASSET_THUMBNAIL_SIZES.items()
-    }
+    thumbnails = make_thumbnails(upright, settings.ASSET_THUMBNAIL_SIZES, exif=thumb_exif)
     upright.close()
 
     asset = Asset(

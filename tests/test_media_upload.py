@@ -274,3 +274,28 @@ def test_reduced_decode_keeps_at_least_the_requested_upright_size(orientation):
     data = image_bytes("JPEG", size=stored, exif=exif_block(orientation=orientation))
     image = open_upright_rgb(io.BytesIO(data), target_size=(1200, 800))
     assert image.size == (1500, 1000)  # JPEG's 1/2 scale: the smallest that still covers 1200×800
+
+
+def test_thumbnails_of_a_large_photo_are_bounded_and_faithful(api_client, settings):
+    # 2400×1600, left red / right blue: each thumbnail keeps the aspect ratio and the two halves.
+    data = image_bytes("JPEG", image=two_colour_image((2400, 1600)))
+    body = post_file(api_client, data, "big.jpg").json()
+    asset = Asset.objects.get(pk=body["id"])
+    for field, size in (("thumbnail_large", (1024, 683)), ("thumbnail_small", (256, 171))):
+        with Image.open(Path(settings.MEDIA_ROOT) / getattr(asset, field).name) as thumb:
+            assert thumb.format == "WEBP" and thumb.size == size, field
+            rgb = thumb.convert("RGB")
+            left, right = rgb.getpixel((size[0] // 4, size[1] // 2)), rgb.getpixel((size[0] * 3 // 4, size[1] // 2))
+        assert left[0] > 200 and left[2] < 60 and right[2] > 200 and right[0] < 60, field
+
+
+def test_upload_answer_is_the_asset_as_read_back_without_querying_its_empty_relations(api_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = post_file(api_client, image_bytes("PNG", color=(1, 2, 3)), "new.png")
+    assert response.status_code == 201
+    # A row inserted by this request has no detections, tags or runs to read.
+    assert not [query["sql"] for query in queries if 'FROM "tagging_' in query["sql"]]
+    assert api_client.get(f"{ASSETS_URL}{response.json()['id']}/").json() == response.json()
