@@ -18,7 +18,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 
-
 def _timed(check) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     started = time.monotonic()
     try:
