@@ -7,6 +7,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
+from tests.worker_process import celery_worker, purge_queues
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHAPES_CHECKPOINT = FIXTURES / "shapes_detector.pt"
@@ -65,3 +66,70 @@ def web_client(client, user):
 
 def stored_files(root: Path) -> list[Path]:
     return [path for path in Path(root).rglob("*") if path.is_file()] if Path(root).exists() else []
+
+
+@pytest.fixture(scope="module")
+def worker_media(tmp_path_factory) -> Path:
+    """Where a module's real worker process reads and writes media (point MEDIA_ROOT here)."""
+    return tmp_path_factory.mktemp("worker-media")
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup, django_db_blocker, worker_media):
+    """A real Celery worker process for the module, on the test database and broker, queues emptied first."""
+    with django_db_blocker.unblock():
+        purge_queues()
+        with celery_worker(worker_media) as process:
+            yield process
+
+
+@pytest.fixture
+def fresh_throttle_history(monkeypatch) -> None:
+    """No request history: rate limits (bulk actions, imports) must not carry over between tests."""
+    from django.core.cache.backends.locmem import LocMemCache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "cache", LocMemCache(f"throttle-{id(monkeypatch)}", {}))
+
+
+@pytest.fixture
+def eager():
+    """Celery tasks run in the calling process; failures are read from the database, not raised."""
+    from assetsite.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = False
+    yield app
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list[list]:
+    """Detection tasks that would have gone to the broker (their args)."""
+    from tagging import tasks
+
+    messages: list[list] = []
+    monkeypatch.setattr(tasks.detect_objects, "apply_async", lambda args=None, **kw: messages.append(args))
+    return messages
+
+
+@pytest.fixture
+def tagged(user):
+    """The user's asset with a dog (0.9) and a cat (0.7)."""
+    from tagging.boxes import Box
+    from tests.library import make_asset, tag
+
+    asset = make_asset(user)
+    tag(asset, ("dog", 0.9, Box(10, 10, 50, 40)), ("cat", 0.7, Box(100, 20, 30, 30)))
+    return asset
+
+
+@pytest.fixture
+def foreign(other_user):
+    """Another user's asset with a car."""
+    from tagging.boxes import Box
+    from tests.library import make_asset, tag
+
+    asset = make_asset(other_user, color=(99, 1, 1), name="secret.png")
+    tag(asset, ("car", 0.8, Box(1, 1, 20, 20)))
+    return asset

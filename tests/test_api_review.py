@@ -7,57 +7,16 @@ import pytest
 from rest_framework.test import APIClient
 
 from media.models import Asset, TaggingStatus
-from media.services import asset_create
-from tagging import tasks
-from tagging.boxes import Box, DetectedObject
+from tagging.boxes import Box
 from tagging.models import AssetTag, Detection, DetectionSource, ReviewState
-from tagging.services import RunInfo, detections_replace
-from tests.images import image_bytes, upload
+from tests.library import make_asset, tag
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def fresh_throttle_history(monkeypatch):
-    """Each test starts with no request history: bulk-rate limits must not carry over between tests."""
-    from django.core.cache.backends.locmem import LocMemCache
-    from rest_framework.throttling import SimpleRateThrottle
-
-    monkeypatch.setattr(SimpleRateThrottle, "cache", LocMemCache(f"throttle-{id(monkeypatch)}", {}))
-
-
-def make_asset(owner, color=(10, 20, 30), name="photo.png", size=(200, 100)) -> Asset:
-    return asset_create(owner=owner, file=upload(image_bytes("PNG", size=size, color=color), name)).asset
-
-
-def tag(asset: Asset, *objects: tuple[str, float, Box]) -> None:
-    detections_replace(
-        asset_id=asset.pk,
-        objects=[DetectedObject(label, confidence, box) for label, confidence, box in objects],
-        info=RunInfo(model_name="test"),
-    )
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    """Detection tasks that would have gone to the broker."""
-    messages: list[list] = []
-    monkeypatch.setattr(tasks.detect_objects, "apply_async", lambda args=None, **kw: messages.append(args))
-    return messages
-
-
-@pytest.fixture
-def tagged(user) -> Asset:
-    asset = make_asset(user)
-    tag(asset, ("dog", 0.9, Box(10, 10, 50, 40)), ("cat", 0.7, Box(100, 20, 30, 30)))
-    return asset
-
-
-@pytest.fixture
-def foreign(other_user) -> Asset:
-    asset = make_asset(other_user, color=(99, 1, 1), name="secret.png")
-    tag(asset, ("car", 0.8, Box(1, 1, 20, 20)))
-    return asset
+def _fresh_throttle_history(fresh_throttle_history):
+    """Each test starts with no request history."""
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:

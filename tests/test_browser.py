@@ -25,7 +25,7 @@ from tagging.templatetags.tagging_ui import label_colors
 from tagging.views import TaggedLibraryView
 from tests.factories import UserFactory
 from tests.fixtures.shapes import three_shapes_scene
-from tests.worker_process import REPO, celery_worker, purge_queues
+from tests.worker_process import REPO
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -83,19 +83,6 @@ def _plain_http():
 @pytest.fixture(scope="session")
 def live_server(_plain_http, live_server):  # pytest-django's, started after _plain_http
     return live_server
-
-
-@pytest.fixture(scope="module")
-def worker_media(tmp_path_factory):
-    return tmp_path_factory.mktemp("browser-media")
-
-
-@pytest.fixture(scope="module")
-def worker(django_db_setup, django_db_blocker, worker_media):
-    with django_db_blocker.unblock():
-        purge_queues()
-        with celery_worker(worker_media) as process:
-            yield process
 
 
 @pytest.fixture

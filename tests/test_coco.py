@@ -21,12 +21,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def fresh_throttle_history(monkeypatch):
-    """Each test starts with no request history: bulk-rate limits must not carry over between tests."""
-    from django.core.cache.backends.locmem import LocMemCache
-    from rest_framework.throttling import SimpleRateThrottle
-
-    monkeypatch.setattr(SimpleRateThrottle, "cache", LocMemCache(f"throttle-{id(monkeypatch)}", {}))
+def _fresh_throttle_history(fresh_throttle_history):
+    """Each test starts with no request history."""
 
 RED = image_bytes("PNG", size=(200, 100), color=(200, 0, 0))
 BLUE = image_bytes("PNG", size=(120, 160), color=(0, 0, 200))

@@ -19,7 +19,6 @@ from media.models import Asset, TaggingStatus
 from tests.conftest import stored_files
 from tests.hostile_corpus import Sample, hostile, odd_valid
 from tests.images import upload
-from tests.worker_process import celery_worker, purge_queues
 
 ASSETS_URL = "/api/assets/"
 
@@ -100,19 +99,6 @@ def test_the_upload_page_refuses_the_whole_corpus_in_one_request(web_client, set
 
 
 # --- odd but valid: accepted, then tagged by a real worker -------------------------------------
-
-
-@pytest.fixture(scope="module")
-def worker_media(tmp_path_factory):
-    return tmp_path_factory.mktemp("hostile-worker-media")
-
-
-@pytest.fixture(scope="module")
-def worker(django_db_setup, django_db_blocker, worker_media):
-    with django_db_blocker.unblock():
-        purge_queues()
-        with celery_worker(worker_media) as process:
-            yield process
 
 
 @pytest.mark.worker

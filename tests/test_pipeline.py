@@ -195,17 +195,6 @@ def test_unknown_asset_id_is_skipped():
 # --- the Celery task: retries only for transient errors ---------------------------------------------
 
 
-@pytest.fixture
-def eager(settings):
-    from assetsite.celery import app
-
-    # Retries run eagerly too; failures are read from the database, not raised.
-    app.conf.task_always_eager = True
-    app.conf.task_eager_propagates = False
-    yield app
-    app.conf.task_always_eager = False
-
-
 def test_transient_error_is_retried_then_succeeds(scene_asset, eager, monkeypatch):
     asset, scene = scene_asset
     detector = get_detector()

@@ -14,53 +14,17 @@ from PIL import Image, ImageChops, ImageOps, ImageStat
 
 from media.models import Asset, TaggingStatus
 from media.services import asset_create
-from tagging import tasks
-from tagging.boxes import Box, DetectedObject
+from tagging.boxes import Box
 from tagging.models import AssetTag, Detection, DetectionSource, ReviewState
 from tagging.pipeline import run_detection
 from tagging.selectors import review_queue
-from tagging.services import RunInfo, detection_add_manual, detection_review, detections_replace, tagging_reset
+from tagging.services import detection_add_manual, detection_review, tagging_reset
 from tagging.templatetags.tagging_ui import contrast_ratio, label_colors
 from tests.fixtures.shapes import three_shapes_scene
 from tests.images import exif_block, image_bytes, upload
+from tests.library import make_asset, tag
 
 pytestmark = pytest.mark.django_db
-
-
-def make_asset(owner, color=(10, 20, 30), name="photo.png", size=(200, 100), fmt="PNG", **kwargs) -> Asset:
-    data = image_bytes(fmt, size=size, color=color, **kwargs)
-    return asset_create(owner=owner, file=upload(data, name)).asset
-
-
-def tag(asset: Asset, *objects: tuple[str, float, Box]) -> list[Detection]:
-    detections_replace(
-        asset_id=asset.pk,
-        objects=[DetectedObject(label, confidence, box) for label, confidence, box in objects],
-        info=RunInfo(model_name="test-model", score_threshold=0.5),
-    )
-    return list(Detection.objects.filter(asset=asset, source=DetectionSource.AUTO).order_by("-confidence"))
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    """Detection tasks that would have gone to the broker."""
-    messages: list[list] = []
-    monkeypatch.setattr(tasks.detect_objects, "apply_async", lambda args=None, **kw: messages.append(args))
-    return messages
-
-
-@pytest.fixture
-def tagged(user) -> Asset:
-    asset = make_asset(user)
-    tag(asset, ("dog", 0.9, Box(10, 10, 50, 40)), ("cat", 0.7, Box(100, 20, 30, 30)))
-    return asset
-
-
-@pytest.fixture
-def foreign(other_user) -> Asset:
-    asset = make_asset(other_user, color=(99, 1, 1), name="secret.png")
-    tag(asset, ("car", 0.8, Box(1, 1, 20, 20)))
-    return asset
 
 
 def detection(asset: Asset, label: str) -> Detection:

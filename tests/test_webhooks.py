@@ -88,16 +88,6 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def eager(settings):
-    from assetsite.celery import app
-
-    app.conf.task_always_eager = True
-    app.conf.task_eager_propagates = False
-    yield app
-    app.conf.task_always_eager = False
-
-
-@pytest.fixture
 def loopback_allowed(settings):
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
     settings.WEBHOOK_TIMEOUT = 5.0

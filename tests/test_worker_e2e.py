@@ -22,22 +22,9 @@ from tagging.models import DetectionRun
 from tagging.services import tagging_enqueue, tagging_reset, tagging_sweep
 from tests.fixtures.shapes import three_shapes_scene
 from tests.images import upload
-from tests.worker_process import REPO, celery_worker, current_database_url, purge_queues
+from tests.worker_process import REPO, current_database_url
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def worker_media(tmp_path_factory):
-    return tmp_path_factory.mktemp("worker-media")
-
-
-@pytest.fixture(scope="module")
-def worker(django_db_setup, django_db_blocker, worker_media):
-    with django_db_blocker.unblock():
-        purge_queues()
-        with celery_worker(worker_media) as process:
-            yield process
 
 
 @pytest.fixture
