@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from django.views import defaults
+
+DATABASE_UNAVAILABLE = (
+    "The database is not answering right now (it may be restarting). Send the request again in a "
+    "moment; an upload sent twice is stored once."
+)
+RETRY_AFTER_SECONDS = 5
 
 
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
@@ -13,8 +23,25 @@ def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     )
 
 
+def database_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 with Retry-After: the client did nothing wrong and the same request will work again."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": DATABASE_UNAVAILABLE, "code": "database_unavailable"}, status=503,
+                            headers=headers)
+    # A page of its own: the site's base template asks the database who is signed in.
+    page = render_to_string("503.html", {"message": DATABASE_UNAVAILABLE, "retry_after": RETRY_AFTER_SECONDS})
+    return HttpResponse(page, status=503, headers=headers)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
-    """JSON for API clients, the site's page for everyone else (Django's handler500)."""
+    """JSON for API clients, the site's page for everyone else (Django's handler500).
+
+    Called while the exception is being handled, so a lost database connection, which is no bug of
+    ours or the client's, becomes a 503 instead.
+    """
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        return database_unavailable(request)
     if request.path.startswith("/api/"):
         return JsonResponse(
             {"detail": "Something went wrong on the server. It was logged; try again later.", "code": "server_error"},

@@ -394,6 +394,9 @@ def database_restart(stack: Stack, *, downtime_seconds: float = 5.0, uploads_aft
     report.slowest_upload_s = max((r.seconds for r in results), default=0.0)
     if any(r.status == 0 for r in results):
         report.problems.append("some uploads got no HTTP answer at all")
+    unclear = Counter(f"{r.status} {r.code}" for r in results if r.status not in (201, 503))
+    if unclear:
+        report.problems.append(f"answers other than 201 or 503 database_unavailable: {dict(unclear)}")
     accepted = {r.asset_id for r in results if r.status == 201}
     report.accepted = len(accepted)
     final = wait_final(stack, "restart", timeout=timeout)

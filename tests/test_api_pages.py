@@ -242,3 +242,27 @@ def test_a_crash_in_the_api_is_a_json_500(user, monkeypatch):
     page.force_login(user)
     response = page.get("/assets/1b7c5b1e-3f0a-4a55-9d7e-2a4f7c0c9e11/")
     assert response.status_code == 500 and response["Content-Type"].startswith("text/html")
+
+
+def test_a_lost_database_connection_is_a_503_to_retry_not_a_500(user, monkeypatch):
+    from django.db import OperationalError
+
+    import media.views
+    import tagging.review_api
+
+    def lost(**kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(tagging.review_api, "asset_get", lost)
+    client = APIClient(raise_request_exception=False)
+    client.force_authenticate(user)
+    response = client.get("/api/assets/1b7c5b1e-3f0a-4a55-9d7e-2a4f7c0c9e11/detections/")
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert response.json()["code"] == "database_unavailable"
+    assert "again in a moment" in response.json()["detail"]
+    monkeypatch.setattr(media.views, "asset_get", lost)
+    page = Client(raise_request_exception=False)
+    page.force_login(user)
+    response = page.get("/assets/1b7c5b1e-3f0a-4a55-9d7e-2a4f7c0c9e11/")
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert "The database is not answering" in response.content.decode()
