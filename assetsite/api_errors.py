@@ -9,6 +9,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.views import defaults
 
+from assetsite.parsers import FILE_NAME_TOO_LONG, is_header_size_error
+
 DATABASE_UNAVAILABLE = (
     "The database is not answering right now (it may be restarting). Send the request again in a "
     "moment; an upload sent twice is stored once."
@@ -21,6 +23,16 @@ def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
         {"detail": f"There is no API endpoint at {request.path}; see /api/docs/ for the list.", "code": "not_found"},
         status=404,
     )
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's handler400, with a useful answer for an overlong file name in a form (pages and API)."""
+    if exception is not None and is_header_size_error(exception):
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": FILE_NAME_TOO_LONG, "code": "file_name_too_long"}, status=400)
+        page = render_to_string("400.html", {"message": FILE_NAME_TOO_LONG})
+        return HttpResponse(page, status=400)
+    return defaults.bad_request(request, exception)
 
 
 def database_unavailable(request: HttpRequest) -> HttpResponse:

@@ -187,7 +187,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         "assetsite.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "assetsite.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "assetsite.api.NewestFirstCursorPagination",

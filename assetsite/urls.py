@@ -65,4 +65,5 @@ urlpatterns = [
     path("health/live/", health.live, name="health-live"),
 ]
 
+handler400 = "assetsite.api_errors.bad_request"
 handler500 = "assetsite.api_errors.server_error"

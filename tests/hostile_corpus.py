@@ -317,7 +317,9 @@ def hostile() -> Iterator[Sample]:
               ("unsupported_format", "xml or html"), "absolute path, PHP")
     yield bad("photo\u202egnp.exe", b"MZ" + b"\x00" * 200, "hostile name", 415, ("unsupported_format", "executable"),
               "right-to-left override hides .exe")
-    yield bad("\u00fc" * 1000 + ".jpg", jpeg[:100], "hostile name", 400, CORRUPT, "1,000-character unicode name")
+    # Sent as clients send it, the name alone outgrows Django's 1 KB limit on a form part's headers.
+    yield bad("\u00fc" * 1000 + ".jpg", jpeg[:100], "hostile name", 400, ("file_name_too_long", "rename the file"),
+              "1,000-character unicode name")
     yield bad("nul\x00byte.jpg", b"\x00" * 64, "hostile name", 415, NOT_RECOGNISED, "NUL in the name")
 
 

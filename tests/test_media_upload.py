@@ -299,3 +299,16 @@ def test_upload_answer_is_the_asset_as_read_back_without_querying_its_empty_rela
     # A row inserted by this request has no detections, tags or runs to read.
     assert not [query["sql"] for query in queries if 'FROM "tagging_' in query["sql"]]
     assert api_client.get(f"{ASSETS_URL}{response.json()['id']}/").json() == response.json()
+
+
+def test_an_overlong_file_name_is_refused_with_what_to_do_on_the_page_and_the_api(web_client, api_client):
+    import urllib3
+
+    name = "\u00fc" * 1000 + ".jpg"  # 2 KB of UTF-8 in the part's headers; Django allows 1 KB
+    body, content_type = urllib3.encode_multipart_formdata({"files": (name, b"\xff\xd8\xff", "image/jpeg")})
+    page = web_client.generic("POST", reverse("upload"), body, content_type=content_type)
+    assert page.status_code == 400 and "Rename the file" in page.content.decode()
+    body, content_type = urllib3.encode_multipart_formdata({"file": (name, b"\xff\xd8\xff", "image/jpeg")})
+    response = api_client.generic("POST", ASSETS_URL, body, content_type=content_type)
+    assert response.status_code == 400 and response.json()["code"] == "file_name_too_long"
+    assert Asset.objects.count() == 0
