@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import re
 import time
@@ -555,3 +556,44 @@ def test_the_pages_work_without_javascript(browser, site, worker):
     page.get_by_role("button", name="Delete 1 image").click()
     page.locator(".messages", has_text="Deleted 1 image.").wait_for()
     assert list(Asset.objects.filter(owner=user).values_list("original_filename", flat=True)) == ["plain.png"]
+
+
+def test_an_upload_answered_503_or_429_is_sent_again_after_retry_after(browser, site, worker):
+    """The database restarting (503) or a rate limit (429) is not the file's fault: the page waits as
+    told and sends it again by itself, once per answer."""
+    user = UserFactory(username="retry-user", password=PASSWORD)
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(site + "/accounts/login/")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(site + "/")
+
+    answers = [(503, "database_unavailable"), (429, "throttled")]
+    sent: list[int] = []
+
+    def refuse_then_pass(route):
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        sent.append(len(sent))
+        if answers:
+            status, code = answers.pop(0)
+            route.fulfill(status=status, headers={"Retry-After": "1", "Content-Type": "application/json"},
+                          body=json.dumps({"detail": "not now", "code": code}))
+        else:
+            route.continue_()
+
+    page.route("**/api/assets/", refuse_then_pass)
+    page.goto(site + "/upload/")
+    item = page.locator(".upload-item", has_text="patient.png")
+    drop(page, [scene_file("patient.png", (230, 230, 240))])
+    item.locator(".file-status", has_text="The server is not ready; trying again in 1 s.").wait_for()
+    assert len(sent) == 1  # it waits as told
+    item.locator(".file-status", has_text="The server is busy; trying again in 1 s.").wait_for()
+    page.locator(".upload-item[data-state=tagged]", has_text="patient.png").wait_for(timeout=WAIT_MS)
+    assert len(sent) == 3 and answers == []  # 503, 429, then the real upload
+    assert Asset.objects.filter(owner=user, original_filename="patient.png").count() == 1
+    context.close()

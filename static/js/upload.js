@@ -136,7 +136,9 @@
 
   function pump() {
     while (active < PARALLEL) {
-      var next = items.find(function (item) { return item.state === "queued"; });
+      var now = Date.now();
+      // An item told to wait (Retry-After) is skipped until its time; its own timer pumps again.
+      var next = items.find(function (item) { return item.state === "queued" && !(item.notBefore > now); });
       if (!next) break;
       send(next);
     }
@@ -193,10 +195,13 @@
       schedulePoll();
       return;
     }
-    if (status === 429 && item.attempts < 4) {
+    // Too many requests, or the database restarting: the same request will work in a moment.
+    if ((status === 429 || status === 503) && item.attempts < 4) {
       var wait = Math.min(Number(retryAfter) || 5, 60);
-      setState(item, "queued", "The server is busy; trying again in " + wait + " s.");
-      setTimeout(pump, wait * 1000);
+      item.notBefore = Date.now() + wait * 1000;
+      setState(item, "queued", (status === 503 ? "The server is not ready" : "The server is busy") +
+        "; trying again in " + wait + " s.");
+      setTimeout(pump, wait * 1000 + 50);
       return;
     }
     item.finishedUpload = true;
