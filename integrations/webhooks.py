@@ -147,24 +147,36 @@ def target_resolve(url: str, *, allow_private: bool) -> Target:
 # --- the request --------------------------------------------------------------------------------
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to the address that was checked, not to whatever the name resolves to a moment later."""
+def _connect_checked(addresses: tuple[str, ...], port: int, timeout: float) -> socket.socket:
+    """Like socket.create_connection over a name's addresses, but only over the ones that were checked:
+    an unreachable IPv6 address, or one machine of several that is down, does not fail the delivery."""
+    error: OSError = OSError(f"no address to connect to on port {port}")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as failed:
+            error = failed
+    raise error
 
-    def __init__(self, address: str, host: str, port: int, timeout: float) -> None:
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the addresses that were checked, not to whatever the name resolves to a moment later."""
+
+    def __init__(self, addresses: tuple[str, ...], host: str, port: int, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
-        self._address = address
+        self._addresses = addresses
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = _connect_checked(self._addresses, self.port, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, address: str, host: str, port: int, timeout: float) -> None:
+    def __init__(self, addresses: tuple[str, ...], host: str, port: int, timeout: float) -> None:
         super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._address = address
+        self._addresses = addresses
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock = _connect_checked(self._addresses, self.port, self.timeout)
         # The certificate is checked against the host name, as for any https request.
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
@@ -180,9 +192,11 @@ class PostResult:
 def post(
     *, target: Target, body: bytes, headers: dict[str, str], timeout: float, max_excerpt: int
 ) -> PostResult:
-    """POST ``body`` to the first checked address. Redirects are not followed (a 3xx is a failure)."""
+    """POST ``body`` to the first checked address that accepts a connection. Redirects are not followed
+    (a 3xx is a failure)."""
     connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
-    connection = connection_class(target.addresses[0], target.host, target.port, timeout)
+    # At most three addresses, so a host that is down costs at most three connect timeouts.
+    connection = connection_class(target.addresses[:3], target.host, target.port, timeout)
     started = time.monotonic()
     try:
         connection.request(

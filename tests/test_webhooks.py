@@ -589,3 +589,19 @@ def _bad_token() -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Token 0000000000000000000000000000000000000000")
     return client
+
+
+def test_delivery_goes_on_to_the_next_checked_address_when_one_refuses(receiver):
+    from urllib.parse import urlsplit
+
+    from integrations import webhooks
+
+    parts = urlsplit(receiver.url)
+    # 127.0.0.2 is loopback too, but nothing listens there: as when one of a host's machines is down.
+    target = webhooks.Target("http", "127.0.0.1", parts.port, parts.path, ("127.0.0.2", "127.0.0.1"))
+    result = webhooks.post(target=target, body=b"{}", headers={}, timeout=5, max_excerpt=100)
+    assert (result.status_code, result.error) == (200, "")
+    assert [request.path for request in receiver.requests] == [parts.path]
+    refused = webhooks.post(target=webhooks.Target("http", "127.0.0.1", parts.port, parts.path, ("127.0.0.2",)),
+                            body=b"{}", headers={}, timeout=5, max_excerpt=100)
+    assert refused.status_code is None and "refused" in refused.error.lower()
