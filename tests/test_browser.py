@@ -165,6 +165,22 @@ def unlabelled_controls(page) -> list[str]:
     )
 
 
+def log_in(page, site: str, user) -> None:
+    """Through the login form, as a person would; ends on the library."""
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(site + "/")
+
+
+def logged_in_page(context, site: str, user):
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(site + "/accounts/login/")
+    log_in(page, site, user)
+    return page
+
+
 def detection(asset: Asset, label: str) -> Detection:
     return Detection.objects.get(asset=asset, label__name=label)
 
@@ -179,10 +195,7 @@ def test_upload_browse_review_retag_and_bulk_in_a_real_browser(browser, site, wo
     # --- log in -------------------------------------------------------------------------------------
     tab.go("/")
     assert "/accounts/login/" in page.url
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(site + "/")
+    log_in(page, site, user)
     assert page.get_by_role("link", name="Review").is_visible()
 
     # --- upload: drop files, watch progress and status ------------------------------------------------
@@ -498,13 +511,7 @@ def test_the_pages_work_without_javascript(browser, site, worker):
     """Every action has a plain form behind it: upload, review, add a tag, bulk, the queue."""
     user = UserFactory(username="no-script", password=PASSWORD)
     context = browser.new_context(viewport=DESKTOP, java_script_enabled=False)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(site + "/accounts/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(site + "/")
+    page = logged_in_page(context, site, user)
 
     page.goto(site + "/upload/")
     assert page.locator(".folder-pick").is_hidden()  # needs the script
@@ -563,13 +570,7 @@ def test_an_upload_answered_503_or_429_is_sent_again_after_retry_after(browser, 
     told and sends it again by itself, once per answer."""
     user = UserFactory(username="retry-user", password=PASSWORD)
     context = browser.new_context(viewport=DESKTOP)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(site + "/accounts/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(site + "/")
+    page = logged_in_page(context, site, user)
 
     answers = [(503, "database_unavailable"), (429, "throttled")]
     sent: list[int] = []
