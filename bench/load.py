@@ -129,9 +129,9 @@ def check_servers(database_url: str, redis_url: str) -> None:
     if bool(database_url) != bool(redis_url):
         sys.exit("Give both --database-url and --redis-url, or neither (then private servers are started).")
     if not database_url:
-        from tests.test_faults import _missing_tools
+        from tests.stack import missing_server_tools
 
-        missing = _missing_tools()
+        missing = missing_server_tools()
         if missing:
             sys.exit(f"No --database-url/--redis-url given and cannot start private servers: {', '.join(missing)} "
                      "not installed. Install PostgreSQL and Redis, or point the script at running ones.")

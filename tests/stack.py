@@ -177,6 +177,16 @@ def _pg_bin(name: str) -> str:
     return found
 
 
+def missing_server_tools() -> list[str]:
+    """What a Stack needs to start its own servers and this machine lacks (empty when it has all)."""
+    missing = [] if shutil.which("redis-server") else ["redis-server"]
+    try:
+        _pg_bin("initdb")
+    except RuntimeError:
+        missing.append("initdb (PostgreSQL server binaries)")
+    return missing
+
+
 class Postgres:
     """A private PostgreSQL cluster (initdb + pg_ctl) on a free port, owned by this process.
 

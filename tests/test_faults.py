@@ -13,9 +13,7 @@ stuck claim is freed after TAGGING_PROCESSING_TIMEOUT (15 s here, 420 s by defau
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +22,7 @@ import pytest
 import yaml
 
 from tests.faults import broker_outage, crash_rounds, database_restart
-from tests.stack import REPO, Stack
+from tests.stack import REPO, Stack, missing_server_tools
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker]
 
@@ -36,16 +34,9 @@ FAULT_ENV = {
 }
 
 
-def _missing_tools() -> list[str]:
-    missing = [tool for tool in ("redis-server",) if shutil.which(tool) is None]
-    if not (glob.glob("/usr/lib/postgresql/*/bin/initdb") or shutil.which("initdb")):
-        missing.append("initdb (PostgreSQL server binaries)")
-    return missing
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    missing = _missing_tools()
+    missing = missing_server_tools()
     if missing:
         pytest.skip(f"the fault tests start their own servers and need {', '.join(missing)}")
     stack = Stack(tmp_path_factory.mktemp("faults"), extra_env=FAULT_ENV)

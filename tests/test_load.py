@@ -12,13 +12,13 @@ from __future__ import annotations
 import pytest
 
 from bench import load
-from tests.test_faults import _missing_tools
+from tests.stack import missing_server_tools
 
 pytestmark = [pytest.mark.faults]
 
 
 def test_concurrent_uploads_and_searches_lose_nothing(tmp_path):
-    missing = _missing_tools()
+    missing = missing_server_tools()
     if missing:
         pytest.skip(f"the load test starts its own servers and needs {', '.join(missing)}")
     result = load.run(load.parse_args(["--uploads", "240", "--clients", "24", "--searchers", "3",
