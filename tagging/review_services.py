@@ -17,7 +17,7 @@ from tagging.boxes import Box
 from tagging.models import Detection, DetectionSource, ReviewState
 from tagging.services import (
     detection_add_manual,
-    label_get_or_create,
+    manual_detection_build,
     normalize_label,
     tagging_enqueue,
     tagging_reset,
@@ -161,16 +161,7 @@ def detections_import(*, asset: Asset, items: Sequence[tuple[str, Box | None]]) 
                 duplicates += 1
                 continue
             existing.append((name, box))
-            detection = Detection(
-                asset=asset,
-                label=label_get_or_create(name=name),
-                confidence=1.0,
-                source=DetectionSource.MANUAL,
-                review=ReviewState.ACCEPTED,
-                reviewed_at=now,
-            )
-            detection.box = box
-            rows.append(detection)
+            rows.append(manual_detection_build(asset=asset, label=name, box=box, reviewed_at=now))
         Detection.objects.bulk_create(rows)
         if rows:
             tags_rebuild(asset=asset)

@@ -355,18 +355,26 @@ def tagging_sweep(*, now: datetime | None = None, limit: int = 1000) -> SweepRes
 # --- review -------------------------------------------------------------------------------------
 
 
+def manual_detection_build(
+    *, asset: Asset, label: str, box: Box | None, reviewed_at: datetime | None = None
+) -> Detection:
+    """An unsaved manual detection: accepted, confidence 1, its box clamped to the picture."""
+    detection = Detection(
+        asset=asset,
+        label=label_get_or_create(name=label),
+        confidence=1.0,
+        source=DetectionSource.MANUAL,
+        review=ReviewState.ACCEPTED,
+        reviewed_at=reviewed_at or timezone.now(),
+    )
+    detection.box = box.clamped(asset.width, asset.height) if box is not None else None
+    return detection
+
+
 def detection_add_manual(*, asset: Asset, label: str, box: Box | None = None) -> Detection:
     """A tag a person added, with or without a box. It survives re-tagging."""
     with transaction.atomic():
-        detection = Detection(
-            asset=asset,
-            label=label_get_or_create(name=label),
-            confidence=1.0,
-            source=DetectionSource.MANUAL,
-            review=ReviewState.ACCEPTED,
-            reviewed_at=timezone.now(),
-        )
-        detection.box = box.clamped(asset.width, asset.height) if box is not None else None
+        detection = manual_detection_build(asset=asset, label=label, box=box)
         detection.save()
         tags_rebuild(asset=asset)
     return detection
