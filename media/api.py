@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -79,14 +79,7 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
 
 
-class AssetViewSet(
-    mixins.CreateModelMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class AssetViewSet(viewsets.ModelViewSet):  # PATCH, not PUT: see http_method_names
     """The signed-in user's assets. Another user's asset is a 404, never a 403."""
 
     serializer_class = AssetSerializer
