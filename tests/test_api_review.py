@@ -11,12 +11,8 @@ from tagging.boxes import Box
 from tagging.models import AssetTag, Detection, DetectionSource, ReviewState
 from tests.library import make_asset, tag
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_history(fresh_throttle_history):
-    """Each test starts with no request history."""
+# Each test starts with no request history: rate limits must not carry over between tests.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttle_history")]
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:

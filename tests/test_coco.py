@@ -17,12 +17,8 @@ from tests.conftest import token_client
 from tests.factories import UserFactory
 from tests.images import image_bytes, upload
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_history(fresh_throttle_history):
-    """Each test starts with no request history."""
+# Each test starts with no request history: rate limits must not carry over between tests.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttle_history")]
 
 RED = image_bytes("PNG", size=(200, 100), color=(200, 0, 0))
 BLUE = image_bytes("PNG", size=(120, 160), color=(0, 0, 200))
