@@ -89,7 +89,8 @@ class UploadView(LoginRequiredMixin, View):
         return {"max_mb": settings.ASSET_MAX_BYTES / 1e6, "max_bytes": settings.ASSET_MAX_BYTES}
 
 
-def _owned_asset_or_404(request: HttpRequest, asset_id: str) -> Asset:
+def owned_asset_or_404(request: HttpRequest, asset_id: Any) -> Asset:
+    """The signed-in user's asset; anyone else's is a 404, as if it did not exist."""
     asset = asset_get(user=request.user, asset_id=asset_id)
     if asset is None:
         raise Http404("No such asset.")
@@ -99,7 +100,7 @@ def _owned_asset_or_404(request: HttpRequest, asset_id: str) -> Asset:
 @login_required
 def asset_file(request: HttpRequest, asset_id: str) -> FileResponse:
     """The original file, exactly as uploaded."""
-    asset = _owned_asset_or_404(request, asset_id)
+    asset = owned_asset_or_404(request, asset_id)
     response = FileResponse(
         default_storage.open(asset.file.name, "rb"),
         content_type=asset.mime_type,
@@ -115,7 +116,7 @@ def asset_thumbnail(request: HttpRequest, asset_id: str, size: str) -> FileRespo
     field = THUMBNAIL_FIELDS.get(size)
     if field is None:
         raise Http404("No such thumbnail size.")
-    asset = _owned_asset_or_404(request, asset_id)
+    asset = owned_asset_or_404(request, asset_id)
     name = getattr(asset, field).name
     if not name:
         raise Http404("This asset has no thumbnail.")

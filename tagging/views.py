@@ -21,8 +21,8 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.views import View
 
 from media.models import Asset, TaggingStatus
-from media.selectors import asset_get, assets_visible_to
-from media.views import AssetDetailView, LibraryView
+from media.selectors import assets_visible_to
+from media.views import AssetDetailView, LibraryView, owned_asset_or_404
 from tagging.filters import AssetFilter
 from tagging.forms import BulkActionForm, DetectionReviewForm, ManualTagForm
 from tagging.models import AssetTag, Detection, ReviewState
@@ -167,13 +167,6 @@ def _next_url(request: HttpRequest, default: str) -> str:
     return default
 
 
-def _owned_asset_or_404(request: HttpRequest, asset_id: Any) -> Asset:
-    asset = asset_get(user=request.user, asset_id=asset_id)
-    if asset is None:
-        raise Http404("No such asset.")
-    return asset
-
-
 def _detection_or_404(request: HttpRequest, asset_id: Any, detection_id: int) -> Detection:
     detection = detection_get(user=request.user, asset_id=asset_id, detection_id=detection_id)
     if detection is None:
@@ -241,7 +234,7 @@ class DetectionAddView(LoginRequiredMixin, View):
     """Add a manual tag, with a box (pixels of the upright image) or without one."""
 
     def post(self, request: HttpRequest, asset_id: Any) -> HttpResponse:
-        asset = _owned_asset_or_404(request, asset_id)
+        asset = owned_asset_or_404(request, asset_id)
         form = ManualTagForm(request.POST, asset=asset)
         if not form.is_valid():
             context = asset_page_context(asset, user=request.user, add_form=form)
@@ -294,7 +287,7 @@ class AssetRetagPageView(LoginRequiredMixin, View):
     """Run the detector again on one asset; manual and reviewed tags are kept."""
 
     def post(self, request: HttpRequest, asset_id: Any) -> HttpResponse:
-        asset = _owned_asset_or_404(request, asset_id)
+        asset = owned_asset_or_404(request, asset_id)
         assets_retag(assets=Asset.objects.filter(pk=asset.pk))
         messages.success(request, "Re-tagging queued. Your accepted, relabelled and manual tags are kept.")
         return redirect("asset-detail", asset_id=asset.pk)
