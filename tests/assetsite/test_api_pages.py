@@ -41,7 +41,7 @@ def test_schema_documents_the_integration_endpoints(api_client):
     paths = api_client.get("/api/schema/?format=json").json()["paths"]
     for path in [
         "/api/assets/{asset_id}/detections/",
-        "/api/assets/{asset_id}/retag/",
+        "/api/assets/{id}/retag/",
         "/api/assets/bulk/",
         "/api/detections/{detection_id}/",
         "/api/webhooks/",
