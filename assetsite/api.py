@@ -19,11 +19,19 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class ApiError(exceptions.APIException):
-    """An error with a chosen status, code and message."""
+    """An error with a chosen status, code and message; ``extra`` adds keys to the body (``parameter``)."""
 
-    def __init__(self, message: str, *, code: str, status_code: int = status.HTTP_400_BAD_REQUEST) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        status_code: int = status.HTTP_400_BAD_REQUEST,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail=message, code=code)
         self.status_code = status_code
+        self.extra = extra or {}
 
 
 def _first_message(errors: Any) -> str:
@@ -55,5 +63,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body = {"detail": str(exc.detail), "code": codes if isinstance(codes, str) else "error"}
     else:
         body = {"detail": str(response.data.get("detail", response.data)), "code": "error"}
+    if isinstance(exc, ApiError):
+        body.update(exc.extra)
     response.data = body
     return response

@@ -169,6 +169,14 @@ ASSET_MAX_PIXELS = env_int("ASSET_MAX_PIXELS", 100_000_000, minimum=1)
 ASSET_MAX_FRAMES = env_int("ASSET_MAX_FRAMES", 5000, minimum=1)
 ASSET_MAX_ANIMATION_PIXELS = env_int("ASSET_MAX_ANIMATION_PIXELS", 1_000_000_000, minimum=1)
 ASSET_STRIP_GPS = env_bool("ASSET_STRIP_GPS", True)
+# Signed file URLs (media.signing): how long they work by default, and at most when a client asks.
+FILE_URL_LIFETIME = env_int("FILE_URL_LIFETIME", 3600, minimum=1)
+FILE_URL_MAX_LIFETIME = env_int("FILE_URL_MAX_LIFETIME", 7 * 24 * 3600, minimum=1)
+# Renditions (media.renditions): the largest side asked for, and how many each asset keeps cached.
+RENDITION_MAX_SIDE = env_int("RENDITION_MAX_SIDE", 4096, minimum=16)
+RENDITION_CACHE_PER_ASSET = env_int("RENDITION_CACHE_PER_ASSET", 32, minimum=1)
+# The site's public address (https://photos.example.com), for links sent without a request: webhooks.
+SITE_URL = env_str("SITE_URL", "")
 ASSET_THUMBNAIL_SIZES = {"small": 256, "large": 1024}
 FILE_UPLOAD_HANDLERS = [
     "media.uploads.SizeLimitedUploadHandler",
@@ -205,6 +213,11 @@ REST_FRAMEWORK = {
         "anon": env_str("API_THROTTLE_ANON", "60/min"),
         # Bulk actions and COCO imports/exports: few requests, each touching many assets.
         "bulk": env_str("API_THROTTLE_BULK", "60/min"),
+        # File downloads (originals, thumbnails, renditions, crops), signed URLs included: a page of
+        # thumbnails is many requests.
+        "files": env_str("API_THROTTLE_FILES", "3000/min"),
+        # Renditions that are not cached yet (each is a decode and an encode).
+        "renditions": env_str("API_THROTTLE_RENDITIONS", "120/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -218,6 +231,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Request bodies are documented as JSON (the upload as multipart): one content type per body keeps
+    # generated clients simple. Form-encoded bodies are still accepted.
+    "PARSER_WHITELIST": ["assetsite.parsers.JSONParser"],
+    # Stable enum names in generated clients (instead of hashed ones where two fields share a name).
+    "ENUM_NAME_OVERRIDES": {
+        "ReviewStateEnum": "tagging.models.ReviewState",
+        "DetectionSourceEnum": "tagging.models.DetectionSource",
+        "TaggingStatusEnum": "media.models.TaggingStatus",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------------
@@ -305,6 +327,8 @@ WEBHOOK_MAX_PER_USER = env_int("WEBHOOK_MAX_PER_USER", 20, minimum=1)
 WEBHOOK_RESPONSE_EXCERPT = 2000
 # Deliveries not sent this long after they were due (broker down, worker died) are sent again.
 WEBHOOK_SWEEP_GRACE = env_int("WEBHOOK_SWEEP_GRACE", 120, minimum=1)
+# Payloads carry signed file URLs (the receiver has no token); they must outlive the retries (~3 h).
+WEBHOOK_FILE_URL_LIFETIME = env_int("WEBHOOK_FILE_URL_LIFETIME", 24 * 3600, minimum=60)
 CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
     "task": "integrations.tasks.sweep_webhook_deliveries",
     "schedule": float(TAGGING_SWEEP_INTERVAL),

@@ -1,13 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from assetsite import health
+from assetsite.api_docs import RedocView, redoc_bundle
 from assetsite.api_errors import api_not_found
 from integrations.api import CocoExportView, CocoImportView, WebhookViewSet
-from library.api import AssetViewSet
-from review.api import AssetBulkView, AssetDetectionsView, DetectionView
+from library.api import AssetRenditionView, AssetSignedUrlView, AssetViewSet
+from media.api import AssetOriginalView, AssetThumbnailView
+from review.api import AssetBulkView, AssetDetectionsView, DetectionCropView, DetectionView
 from search.api import LabelFacetView
 
 # The API in one place; each app's pages come from its own urls module.
@@ -19,6 +21,11 @@ api_urls = [
     # Before the router: "assets/bulk/" would otherwise be read as the detail URL of an asset "bulk".
     path("assets/bulk/", AssetBulkView.as_view(), name="asset-bulk"),
     path("assets/<str:asset_id>/detections/", AssetDetectionsView.as_view(), name="asset-detections"),
+    path("assets/<uuid:asset_id>/original/", AssetOriginalView.as_view(), name="asset-original"),
+    path("assets/<uuid:asset_id>/thumbnail/<str:size>/", AssetThumbnailView.as_view(), name="asset-thumbnail"),
+    path("assets/<uuid:asset_id>/rendition/", AssetRenditionView.as_view(), name="asset-rendition"),
+    path("assets/<uuid:asset_id>/signed-urls/", AssetSignedUrlView.as_view(), name="asset-signed-url"),
+    path("detections/<int:detection_id>/crop/", DetectionCropView.as_view(), name="detection-crop"),
     path("detections/<str:detection_id>/", DetectionView.as_view(), name="detection-detail"),
     path("export/coco/", CocoExportView.as_view(), name="coco-export"),
     path("import/coco/", CocoImportView.as_view(), name="coco-import"),
@@ -28,9 +35,10 @@ api_urls = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="swagger-ui"),
     path(
         "redoc/",
-        SpectacularRedocView.as_view(url_name="api:schema", template_name="integrations/redoc.html"),
+        RedocView.as_view(url_name="api:schema", template_name="integrations/redoc.html"),
         name="redoc",
     ),
+    path("redoc/redoc.standalone.js", redoc_bundle, name="redoc-bundle"),
     # Last: any other URL under /api/ (with its slash, so APPEND_SLASH still redirects) is a JSON 404.
     re_path(r"^(?P<path>.*/)$", api_not_found),
 ]

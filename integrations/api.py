@@ -36,6 +36,7 @@ from media.models import Asset
 from media.selectors import assets_visible_to
 from search.api import InvalidQuerySerializer, QueryErrorPositionMixin, filterset_or_400
 from search.filters import AssetFilter
+from tagging.models import DetectionSource, ReviewState
 
 
 class WebhookSerializer(serializers.ModelSerializer):
@@ -177,22 +178,101 @@ class WebhookViewSet(viewsets.ModelViewSet):  # PATCH, not PUT: see http_method_
 # --- COCO -------------------------------------------------------------------------------------------
 
 
-CocoDocument = inline_serializer(
-    "CocoDocument",
-    fields={
-        "info": serializers.DictField(required=False),
-        "images": serializers.ListField(child=serializers.DictField()),
-        "categories": serializers.ListField(child=serializers.DictField()),
-        "annotations": serializers.ListField(child=serializers.DictField()),
-    },
-)
+class CocoInfoSerializer(serializers.Serializer):
+    description = serializers.CharField()
+    version = serializers.CharField()
+    date_created = serializers.DateTimeField()
+
+
+class CocoImageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    file_name = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    date_captured = serializers.DateTimeField(allow_null=True, help_text="EXIF taken-at time, if known.")
+    asset_id = serializers.UUIDField()
+    sha256 = serializers.CharField()
+    title = serializers.CharField(allow_blank=True)
+
+
+class CocoCategorySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    supercategory = serializers.CharField(allow_blank=True)
+
+
+class CocoAnnotationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    image_id = serializers.IntegerField()
+    category_id = serializers.IntegerField()
+    bbox = serializers.ListField(child=serializers.IntegerField(), min_length=4, max_length=4,
+                                 help_text="[x, y, width, height] in pixels of the upright image.")
+    area = serializers.IntegerField()
+    iscrowd = serializers.IntegerField()
+    score = serializers.FloatField()
+    source = serializers.ChoiceField(choices=DetectionSource.choices)
+    review = serializers.ChoiceField(choices=ReviewState.choices)
+    detection_id = serializers.IntegerField()
+
+
+class CocoLicenseSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    url = serializers.CharField(allow_blank=True)
+
+
+class CocoExportSerializer(serializers.Serializer):
+    """What GET /api/export/coco/ answers: standard COCO plus asset_id, sha256, source, review."""
+
+    info = CocoInfoSerializer()
+    licenses = CocoLicenseSerializer(many=True)
+    images = CocoImageSerializer(many=True)
+    categories = CocoCategorySerializer(many=True)
+    annotations = CocoAnnotationSerializer(many=True)
+
+
+class CocoImportImageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    file_name = serializers.CharField(required=False, help_text="Matched against your uploads' names.")
+    width = serializers.IntegerField(required=False, help_text="Boxes are scaled if it differs from the asset.")
+    height = serializers.IntegerField(required=False)
+    asset_id = serializers.UUIDField(required=False, help_text="Matched first, then sha256, then file_name.")
+    sha256 = serializers.CharField(required=False)
+
+
+class CocoImportAnnotationSerializer(serializers.Serializer):
+    id = serializers.IntegerField(required=False)
+    image_id = serializers.IntegerField()
+    category_id = serializers.IntegerField()
+    bbox = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4, required=False,
+                                 help_text="[x, y, width, height]; leave out for a tag without a box.")
+
+
+class CocoImportCategorySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class CocoUnmatchedImageSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The image's id in the document.")
+    file_name = serializers.CharField(allow_null=True)
+    reason = serializers.CharField(help_text="Why no asset of yours was found for it.")
+
+
+class CocoImportSerializer(serializers.Serializer):
+    """A COCO object-detection document from another tool (other keys are allowed and ignored)."""
+
+    images = CocoImportImageSerializer(many=True)
+    categories = CocoImportCategorySerializer(many=True)
+    annotations = CocoImportAnnotationSerializer(many=True)
+
 
 CocoImportResultSerializer = inline_serializer(
     "CocoImportResult",
     fields={
         "images": serializers.IntegerField(),
         "matched_images": serializers.IntegerField(),
-        "unmatched_images": serializers.ListField(child=serializers.DictField()),
+        "unmatched_images": CocoUnmatchedImageSerializer(many=True),
         "annotations": serializers.IntegerField(),
         "created": serializers.IntegerField(),
         "duplicates": serializers.IntegerField(),
@@ -216,7 +296,7 @@ class CocoExportView(QueryErrorPositionMixin, generics.GenericAPIView):
 
     @extend_schema(
         filters=True,
-        responses={200: CocoDocument, 400: InvalidQuerySerializer},
+        responses={200: CocoExportSerializer, 400: InvalidQuerySerializer},
     )
     def get(self, request: Request) -> Response:
         filterset = filterset_or_400(
@@ -241,7 +321,7 @@ class CocoImportView(APIView):
     throttle_scope = "bulk"
 
     @extend_schema(
-        request=CocoDocument,
+        request=CocoImportSerializer,
         responses={
             200: CocoImportResultSerializer,
             400: ErrorSerializer,

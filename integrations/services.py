@@ -19,6 +19,7 @@ from rest_framework.authtoken.models import Token
 
 from integrations import webhooks
 from integrations.models import PING_EVENT, Webhook, WebhookDelivery, WebhookEvent
+from media.links import asset_file_paths, signed_file_paths, site_url
 from media.models import Asset, TaggingStatus
 
 logger = logging.getLogger(__name__)
@@ -155,6 +156,17 @@ def _asset_payload(asset: Asset) -> dict[str, Any]:
         "created_at": _iso(asset.created_at),
         "tagged_at": _iso(asset.tagged_at),
         "api_path": reverse("api:asset-detail", args=[asset.pk]),
+        # The receiver may hold the owner's token (urls) or none (signed_urls, valid for
+        # WEBHOOK_FILE_URL_LIFETIME so that retries still carry working links). Absolute with SITE_URL.
+        "urls": {
+            "api": site_url(reverse("api:asset-detail", args=[asset.pk])),
+            **{name: site_url(path) for name, path in asset_file_paths(asset).items()},
+            "rendition": site_url(reverse("api:asset-rendition", args=[asset.pk])),
+        },
+        "signed_urls": {
+            name: value if name == "expires_at" else site_url(value)
+            for name, value in signed_file_paths(asset, lifetime=settings.WEBHOOK_FILE_URL_LIFETIME).items()
+        },
         "tags": [
             {"label": tag.label.name, "confidence": tag.confidence, "count": tag.count}
             for tag in asset.tags.select_related("label").order_by("-confidence")

@@ -6,28 +6,49 @@ tags (review). The list takes ``q`` and the structured filters of ``search.filte
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
 
 from assetsite.api import ApiError, ErrorSerializer
 from assetsite.pagination import KeysetCursorPagination
+from media import signing
+from media.api import FILE_RESPONSES, SIGNED_PARAMETERS, FileView
+from media.files import file_response
+from media.links import asset_file_paths, signed_file_paths
 from media.models import Asset
-from media.selectors import asset_mark_new, assets_visible_to
+from media.renditions import FORMATS as RENDITION_FORMATS
+from media.renditions import (
+    FocusBox,
+    RenditionInvalid,
+    RenditionSpec,
+    rendition_find,
+    rendition_make,
+    rendition_spec_parse,
+)
+from media.selectors import asset_get, asset_mark_new, assets_visible_to
 from media.services import AssetRejected, asset_create, asset_delete, asset_update
 from review.services import asset_manual_tags_set, assets_retag
 from search.api import AssetSearchBackend, QueryErrorPositionMixin
 from search.filters import AssetFilter
+from search.labels import label_candidates
 from tagging.labels import LABEL_MAX_LENGTH
 from tagging.models import AssetTag, Detection, DetectionRun, DetectionSource, ReviewState
+from tagging.selectors import focus_box
 from tagging.serializers import DetectionSerializer, RunSerializer, TagSerializer
 
 MAX_MANUAL_TAGS = 50
@@ -35,10 +56,18 @@ MAX_MANUAL_TAGS = 50
 
 class AssetUrlsSerializer(serializers.Serializer):
     api = serializers.URLField()
-    page = serializers.URLField()
-    original = serializers.URLField()
+    page = serializers.URLField(help_text="The asset's page on the site (browser session).")
+    original = serializers.URLField(help_text="The original file; works with the API token.")
     thumbnail_small = serializers.URLField()
     thumbnail_large = serializers.URLField()
+    rendition = serializers.URLField(help_text="Add ?width=&height=&fit=&focus=&format=&quality= (see docs/api.md).")
+
+
+class SignedUrlsSerializer(serializers.Serializer):
+    original = serializers.CharField()
+    thumbnail_small = serializers.CharField()
+    thumbnail_large = serializers.CharField()
+    expires_at = serializers.DateTimeField()
 
 
 class ManualTagsField(serializers.ListField):
@@ -69,6 +98,9 @@ class AssetSerializer(serializers.ModelSerializer):
     error = serializers.CharField(source="tagging_error", read_only=True)
     filename = serializers.CharField(source="original_filename", read_only=True)
     urls = serializers.SerializerMethodField()
+    signed_urls = serializers.SerializerMethodField(
+        help_text="With ?signed=1: the same files as signed URLs that need no token until expires_at; else null."
+    )
     detections = serializers.SerializerMethodField()
     tags = TagSerializer(many=True, read_only=True)
     last_run = serializers.SerializerMethodField()
@@ -94,6 +126,7 @@ class AssetSerializer(serializers.ModelSerializer):
             "updated_at",
             "tagged_at",
             "urls",
+            "signed_urls",
             "detections",
             "tags",
             "last_run",
@@ -101,20 +134,27 @@ class AssetSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = [field for field in fields if field not in {"title", "manual_tags"}]
 
+    def _absolute(self, path: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
     @extend_schema_field(AssetUrlsSerializer)
     def get_urls(self, asset: Asset) -> dict[str, str]:
-        request = self.context.get("request")
-
-        def absolute(path: str) -> str:
-            return request.build_absolute_uri(path) if request is not None else path
-
-        return {
-            "api": absolute(reverse("api:asset-detail", args=[asset.pk])),
-            "page": absolute(reverse("asset-detail", args=[asset.pk])),
-            "original": absolute(reverse("asset-file", args=[asset.pk])),
-            "thumbnail_small": absolute(reverse("asset-thumbnail", args=[asset.pk, "small"])),
-            "thumbnail_large": absolute(reverse("asset-thumbnail", args=[asset.pk, "large"])),
+        paths = {
+            "api": reverse("api:asset-detail", args=[asset.pk]),
+            "page": reverse("asset-detail", args=[asset.pk]),
+            **asset_file_paths(asset),
+            "rendition": reverse("api:asset-rendition", args=[asset.pk]),
         }
+        return {name: self._absolute(path) for name, path in paths.items()}
+
+    @extend_schema_field(SignedUrlsSerializer(allow_null=True))
+    def get_signed_urls(self, asset: Asset) -> dict[str, str] | None:
+        request = self.context.get("request")
+        if request is None or request.query_params.get("signed") not in ("1", "true"):
+            return None
+        signed = signed_file_paths(asset)
+        return {name: value if name == "expires_at" else self._absolute(value) for name, value in signed.items()}
 
     @extend_schema_field(DetectionSerializer(many=True))
     def get_detections(self, asset: Asset) -> list[dict]:
@@ -197,3 +237,132 @@ class AssetViewSet(QueryErrorPositionMixin, viewsets.ModelViewSet):  # PATCH, no
         assets_retag(assets=Asset.objects.filter(pk=asset.pk))
         asset.refresh_from_db()
         return Response(self.get_serializer(asset).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- renditions and signed URLs -------------------------------------------------------------------
+
+
+class RenditionMissThrottle(UserRateThrottle):
+    """Renditions not in the cache cost a decode and an encode: a budget per user (or address)."""
+
+    scope = "renditions"
+
+
+def _focus_for(asset: Asset, spec: RenditionSpec) -> FocusBox | None:
+    if spec.fit != "cover":
+        return None
+    return focus_box(asset=asset, labels=None if spec.focus == "auto" else label_candidates(spec.focus))
+
+
+def _spec_or_400(params: dict[str, str]) -> RenditionSpec:
+    try:
+        return rendition_spec_parse(params)
+    except RenditionInvalid as problem:
+        raise ApiError(problem.message, code="invalid_parameter", extra={"parameter": problem.parameter}) from None
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("width", OpenApiTypes.INT, description="Pixels (1 to RENDITION_MAX_SIDE, default 4096)."),
+        OpenApiParameter("height", OpenApiTypes.INT, description="Pixels; contain needs one of width/height."),
+        OpenApiParameter("fit", str, enum=["contain", "cover"], description="contain (default) or cover."),
+        OpenApiParameter(
+            "focus", OpenApiTypes.STR,
+            description="cover only: auto (the largest confident object, else the centre) or a label.",
+        ),
+        OpenApiParameter("format", str, enum=list(RENDITION_FORMATS), description="jpeg (default), webp or png."),
+        OpenApiParameter("quality", OpenApiTypes.INT, description="1-100 (default 85; png ignores it)."),
+        *SIGNED_PARAMETERS,
+    ],
+    responses={**FILE_RESPONSES, 400: ErrorSerializer, 429: ErrorSerializer},
+)
+class AssetRenditionView(FileView):
+    """The picture resized (contain) or cropped around its subject (cover), cached after the first request.
+
+    The header X-Rendition-Focus says which box a cover crop centred on ("centre" when none).
+    """
+
+    def get(self, request: Request, asset_id: uuid.UUID) -> Any:
+        asset = self.asset_for(request, asset_id)
+        spec = _spec_or_400(request.query_params.dict())
+        focus = _focus_for(asset, spec)
+        rendition = rendition_find(asset=asset, spec=spec, focus=focus)
+        if rendition is None:
+            throttle = RenditionMissThrottle()
+            if not throttle.allow_request(request, self):
+                self.throttled(request, throttle.wait())
+            rendition = rendition_make(asset=asset, spec=spec, focus=focus)
+        response = file_response(
+            request,
+            name=rendition.name,
+            content_type=rendition.content_type,
+            etag=rendition.etag,
+            filename=rendition.filename,
+            as_attachment=request.query_params.get("download") == "1",
+            cache_control="private, max-age=86400",
+        )
+        response["X-Rendition-Focus"] = focus.description if focus is not None else "centre"
+        response["X-Rendition-Cache"] = "hit" if rendition.cached else "miss"
+        return response
+
+
+SIGNABLE = ["original", "thumbnail_small", "thumbnail_large", "rendition", "crop"]
+
+
+class SignedUrlRequestSerializer(serializers.Serializer):
+    file = serializers.ChoiceField(choices=SIGNABLE, help_text="Which file the URL opens.")
+    rendition = serializers.DictField(
+        child=serializers.CharField(), required=False,
+        help_text='For file=rendition: its parameters, e.g. {"width": "800", "fit": "cover", "focus": "dog"}.',
+    )
+    detection = serializers.IntegerField(required=False, help_text="For file=crop: the detection's id.")
+    lifetime = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Seconds the URL works (default FILE_URL_LIFETIME, at most FILE_URL_MAX_LIFETIME).",
+    )
+
+
+class SignedUrlSerializer(serializers.Serializer):
+    url = serializers.URLField()
+    expires_at = serializers.DateTimeField()
+
+
+class AssetSignedUrlView(APIView):
+    """A signed URL for one file of your asset: it works without a token (an <img> elsewhere, an email)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("asset_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        request=SignedUrlRequestSerializer,
+        responses={201: SignedUrlSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+    )
+    def post(self, request: Request, asset_id: uuid.UUID) -> Response:
+        asset = asset_get(user=request.user, asset_id=asset_id)
+        if asset is None:
+            raise NotFound("No such asset.")
+        serializer = SignedUrlRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        lifetime = data.get("lifetime") or settings.FILE_URL_LIFETIME
+        if lifetime > settings.FILE_URL_MAX_LIFETIME:
+            raise ApiError(
+                f"lifetime: at most {settings.FILE_URL_MAX_LIFETIME} seconds.", code="invalid",
+                extra={"parameter": "lifetime"},
+            )
+        params: dict[str, str] = {}
+        if data["file"] == "rendition":
+            params = _spec_or_400(dict(data.get("rendition") or {})).params()
+            path = reverse("api:asset-rendition", args=[asset.pk])
+        elif data["file"] == "crop":
+            detection = asset.detections.filter(pk=data.get("detection") or 0, x__isnull=False).first()
+            if detection is None:
+                raise ApiError("detection: give the id of one of this asset's detections with a box.", code="invalid",
+                               extra={"parameter": "detection"})
+            path = reverse("api:detection-crop", args=[detection.pk])
+        else:
+            path = asset_file_paths(asset)[data["file"]]
+        url, expires = signing.sign(path, params, lifetime=lifetime)
+        return Response(
+            {"url": request.build_absolute_uri(url), "expires_at": datetime.fromtimestamp(expires, UTC)},
+            status=status.HTTP_201_CREATED,
+        )

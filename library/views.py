@@ -182,6 +182,10 @@ def asset_page_context(asset: Asset, *, user: Any, add_form: ManualTagForm | Non
         "aspect": asset.width / asset.height if asset.height else 1.0,
         "in_progress": asset.tagging_status in {TaggingStatus.PENDING, TaggingStatus.PROCESSING},
         "threshold": settings.TAGGING_SCORE_THRESHOLD,
+        # "Download as…": a web-sized copy unless the picture is smaller.
+        "rendition_max_side": settings.RENDITION_MAX_SIDE,
+        "rendition_width": min(asset.width, 1600),
+        "rendition_height": "",
     }
 
 

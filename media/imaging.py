@@ -258,8 +258,11 @@ def to_8bit(image: Image.Image, *, keep_alpha: bool) -> Image.Image:
     return image.convert("RGBA" if has_alpha and keep_alpha else "RGB")
 
 
-def open_upright_rgb(source: IO[bytes], *, target_size: tuple[int, int] | None = None) -> Image.Image:
-    """Decode the first frame, apply EXIF orientation, return RGB: what the detector looks at.
+def open_upright_rgb(
+    source: IO[bytes], *, target_size: tuple[int, int] | None = None, keep_alpha: bool = False
+) -> Image.Image:
+    """Decode the first frame, apply EXIF orientation, return RGB (RGBA with ``keep_alpha`` when the
+    picture has transparency): what the detector looks at.
 
     With ``target_size`` (upright width, height) JPEGs are decoded at reduced resolution where the
     codec allows (still at least that size), far cheaper than decoding at full size and scaling.
@@ -271,7 +274,7 @@ def open_upright_rgb(source: IO[bytes], *, target_size: tuple[int, int] | None =
                 width, height = height, width  # stored sideways: EXIF turns it upright later
             image.draft("RGB", (width, height))
         image.seek(0)
-        return to_8bit(ImageOps.exif_transpose(image), keep_alpha=False)
+        return to_8bit(ImageOps.exif_transpose(image), keep_alpha=keep_alpha)
 
 
 def make_thumbnails(upright: Image.Image, sizes: dict[str, int], *, exif: bytes = b"") -> dict[str, bytes]:

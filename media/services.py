@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from typing import IO
 
@@ -17,6 +18,7 @@ from django.db import IntegrityError, transaction
 
 from media.imaging import ImageRejected, derived_exif, make_thumbnails, open_and_verify
 from media.models import Asset
+from media.renditions import renditions_delete
 from media.signals import asset_created
 
 logger = logging.getLogger(__name__)
@@ -76,6 +78,13 @@ def _delete_quietly(names: list[str]) -> None:
             default_storage.delete(name)
         except Exception:  # cleanup must not hide the original error
             logger.exception("could not delete %s after a failed upload", name)
+
+
+def _renditions_delete_quietly(asset_id: uuid.UUID) -> None:
+    try:
+        renditions_delete(asset_id=asset_id)
+    except Exception:  # cleanup must not fail a deletion that happened
+        logger.exception("could not delete the renditions of %s", asset_id)
 
 
 def asset_create(*, owner: AbstractBaseUser, file: IO[bytes], filename: str | None = None) -> UploadResult:
@@ -166,6 +175,8 @@ def asset_update(*, asset: Asset, title: str | None = None) -> Asset:
 def asset_delete(*, asset: Asset) -> None:
     """Delete the row (and everything hanging off it), then its files once the deletion commits."""
     names = [name for name in (asset.file.name, asset.thumbnail_small.name, asset.thumbnail_large.name) if name]
+    asset_id = asset.pk  # delete() clears it
     with transaction.atomic():
         asset.delete()
         transaction.on_commit(lambda: _delete_quietly(names))
+        transaction.on_commit(lambda: _renditions_delete_quietly(asset_id))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 
+from media.files import file_response
 from media.models import Asset
 from media.selectors import asset_get
 
@@ -23,21 +23,21 @@ def owned_asset_or_404(request: HttpRequest, asset_id: Any) -> Asset:
 
 
 @login_required
-def asset_file(request: HttpRequest, asset_id: str) -> FileResponse:
-    """The original file, exactly as uploaded."""
+def asset_file(request: HttpRequest, asset_id: str) -> HttpResponse:
+    """The original file, exactly as uploaded (ETag and Range answered, as in the API)."""
     asset = owned_asset_or_404(request, asset_id)
-    response = FileResponse(
-        default_storage.open(asset.file.name, "rb"),
+    return file_response(
+        request,
+        name=asset.file.name,
         content_type=asset.mime_type,
-        as_attachment=request.GET.get("download") == "1",
+        etag=asset.sha256,
         filename=asset.original_filename,
+        as_attachment=request.GET.get("download") == "1",
     )
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
 
 
 @login_required
-def asset_thumbnail(request: HttpRequest, asset_id: str, size: str) -> FileResponse:
+def asset_thumbnail(request: HttpRequest, asset_id: str, size: str) -> HttpResponse:
     field = THUMBNAIL_FIELDS.get(size)
     if field is None:
         raise Http404("No such thumbnail size.")
@@ -45,6 +45,7 @@ def asset_thumbnail(request: HttpRequest, asset_id: str, size: str) -> FileRespo
     name = getattr(asset, field).name
     if not name:
         raise Http404("This asset has no thumbnail.")
-    response = FileResponse(default_storage.open(name, "rb"), content_type="image/webp")
-    response["Cache-Control"] = "private, max-age=86400"
-    return response
+    return file_response(
+        request, name=name, content_type="image/webp", etag=f"{asset.sha256}-{size}",
+        cache_control="private, max-age=86400",
+    )

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpResponse
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
@@ -19,9 +21,10 @@ from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from assetsite.api import ApiError, ErrorSerializer
+from media.api import FILE_RESPONSES, SIGNED_PARAMETERS, FileView
 from media.models import Asset
 from media.selectors import asset_get, assets_visible_to
-from review.selectors import TooManyAssets, bulk_selection, detection_get
+from review.selectors import CropUnavailable, TooManyAssets, bulk_selection, detection_crop, detection_get
 from review.services import assets_bulk_action, detection_add_manual, detection_delete, detection_review
 from review.validation import BULK_ACTIONS, MAX_SIDE, InvalidInput, box_check, label_action_problem, label_clean
 from search.api import InvalidQuerySerializer, QueryErrorPositionMixin, filterset_or_400
@@ -100,7 +103,7 @@ class AssetDetectionsView(generics.GenericAPIView):
     def get(self, request: Request, asset_id: str) -> Response:
         asset = asset_or_404(request, asset_id)
         detections = asset.detections.select_related("label", "run", "asset", "suggested_label")
-        return Response(DetectionSerializer(detections, many=True).data)
+        return Response(DetectionSerializer(detections, many=True, context={"request": request}).data)
 
     @extend_schema(
         request=DetectionCreateSerializer,
@@ -113,7 +116,8 @@ class AssetDetectionsView(generics.GenericAPIView):
         detection = detection_add_manual(
             asset=asset, label=serializer.validated_data["label"], box=serializer.validated_data.get("box")
         )
-        return Response(DetectionSerializer(detection).data, status=status.HTTP_201_CREATED)
+        data = DetectionSerializer(detection, context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema_view(
@@ -135,7 +139,7 @@ class DetectionView(generics.GenericAPIView):
 
     @extend_schema(responses={200: DetectionSerializer, 404: ErrorSerializer})
     def get(self, request: Request, detection_id: str) -> Response:
-        return Response(DetectionSerializer(self.get_object()).data)
+        return Response(DetectionSerializer(self.get_object(), context={"request": request}).data)
 
     @extend_schema(
         request=DetectionUpdateSerializer,
@@ -149,7 +153,7 @@ class DetectionView(generics.GenericAPIView):
         # Relabelling without a review says the (relabelled) detection is right.
         accept = review != "rejected"
         detection = detection_review(detection=detection, accept=accept, label=serializer.validated_data.get("label"))
-        return Response(DetectionSerializer(detection).data)
+        return Response(DetectionSerializer(detection, context={"request": request}).data)
 
     @extend_schema(
         responses={
@@ -225,3 +229,34 @@ class AssetBulkView(QueryErrorPositionMixin, APIView):
         return Response(
             {"action": action, "matched": selection.matched, "changed": changed, "not_found": selection.not_found}
         )
+
+
+@extend_schema(parameters=[DETECTION_ID, *SIGNED_PARAMETERS], responses={**FILE_RESPONSES, 422: ErrorSerializer})
+class DetectionCropView(FileView):
+    """The box's region of the original at full resolution (EXIF orientation applied)."""
+
+    def get(self, request: Request, detection_id: int) -> Any:
+        user = self.signed_in_user(request)
+        if user is None:  # a signed URL: it names exactly this detection
+            detection = Detection.objects.filter(pk=detection_id).select_related("asset", "label").first()
+        else:
+            detection = detection_get(user=user, detection_id=detection_id)
+        if detection is None:
+            raise NotFound("No such detection.")
+        box = detection.box
+        if box is None:
+            raise NotFound("This detection has no box, so there is nothing to crop.")
+        etag = f'"{detection.asset.sha256}-crop-{box.x}-{box.y}-{box.width}-{box.height}"'
+        if etag in request.headers.get("If-None-Match", ""):
+            return HttpResponse(status=304, headers={"ETag": etag})
+        try:
+            crop = detection_crop(detection=detection)
+        except CropUnavailable as problem:
+            raise ApiError(str(problem), code="crop_unavailable", status_code=422) from None
+        response = HttpResponse(crop.content, content_type=crop.content_type)
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, max-age=3600"
+        response["Content-Disposition"] = content_disposition_header(
+            request.query_params.get("download") == "1", crop.filename
+        )
+        return response

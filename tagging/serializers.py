@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -54,6 +55,7 @@ class DetectionSerializer(serializers.ModelSerializer):
         source="suggested_label.name", default=None, read_only=True, allow_null=True,
         help_text="What the detector called this box before a person relabelled it.",
     )
+    crop = serializers.SerializerMethodField(help_text="The box's region of the original (null without a box).")
 
     class Meta:
         model = Detection
@@ -69,6 +71,7 @@ class DetectionSerializer(serializers.ModelSerializer):
             "model",
             "detected_at",
             "suggested_label",
+            "crop",
             "created_at",
         ]
 
@@ -76,6 +79,14 @@ class DetectionSerializer(serializers.ModelSerializer):
     def get_box(self, detection: Detection) -> dict[str, int] | None:
         box = detection.box
         return None if box is None else {"x": box.x, "y": box.y, "width": box.width, "height": box.height}
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_crop(self, detection: Detection) -> str | None:
+        if detection.box is None:
+            return None
+        path = reverse("api:detection-crop", args=[detection.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
 
     @extend_schema_field(NormalizedBoxSerializer(allow_null=True))
     def get_box_normalized(self, detection: Detection) -> dict[str, float] | None:

@@ -54,6 +54,7 @@ def url_for(path: str, objects: dict) -> str:
         "asset_id": objects["asset"].pk,
         "detection_id": objects["detection"].pk,
         "id": objects["webhook"].pk if path.startswith("/api/webhooks/") else objects["asset"].pk,
+        "size": "small",
     }
     return re.sub(r"\{(\w+)\}", lambda match: str(ids[match.group(1)]), path)
 

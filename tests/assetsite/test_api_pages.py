@@ -25,8 +25,8 @@ def test_api_reference_pages_load_everything_from_this_site(web_client, name):
     html = page.content.decode()
     external = re.findall(r"""(?:src|href)=["'](https?:)?//[^"']+""", html)
     assert external == [], external
-    assets = re.findall(r"""(?:src|href)=["'](/static/[^"']+)""", html)
-    assert assets, "no static assets referenced"
+    assets = re.findall(r"""(?:src|href)=["'](/(?:static|api)/[^"']+)""", html)
+    assert assets, "no scripts or styles referenced"
     for path in assets:
         response = web_client.get(path)
         assert response.status_code == 200, path
@@ -100,3 +100,10 @@ def test_a_crash_is_a_json_500_and_a_lost_database_a_503_to_retry(user, monkeypa
     response = page.get("/assets/1b7c5b1e-3f0a-4a55-9d7e-2a4f7c0c9e11/")
     assert response.status_code == status and response["Content-Type"].startswith("text/html")
     assert page_text in response.content.decode()
+
+
+def test_the_redoc_bundle_draws_its_logo_from_this_site(web_client):
+    response = web_client.get(reverse("api:redoc-bundle"))
+    assert response.status_code == 200 and response["Content-Type"].startswith("application/javascript")
+    text = response.content.decode()
+    assert "cdn.redoc.ly" not in text and "/static/img/favicon.svg" in text

@@ -13,10 +13,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -167,6 +168,30 @@ def test_tagged_asset_is_delivered_signed_and_the_docs_recipe_verifies_it(
         ("asset.tagged", "succeeded", 200, 1)
     ]
     assert log[0]["response_excerpt"] == "ok" and log[0]["duration_ms"] is not None
+
+
+def test_the_payload_carries_file_urls_that_work_with_and_without_a_token(
+    api_client, user, receiver, eager, loopback_allowed, settings, django_capture_on_commit_callbacks
+):
+    settings.SITE_URL = "https://photos.example.com/"
+    api_client.post("/api/webhooks/", {"url": receiver.url}, format="json")
+    asset = make_asset(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        tag(asset)
+    payload = json.loads(receiver.requests[0].body)["asset"]
+    assert payload["urls"]["original"] == f"https://photos.example.com/api/assets/{asset.pk}/original/"
+    assert set(payload["urls"]) == {"api", "original", "thumbnail_small", "thumbnail_large", "rendition"}
+    signed = payload["signed_urls"]
+    expires = datetime.fromisoformat(signed["expires_at"])
+    lifetime = (expires - datetime.now(UTC)).total_seconds()
+    assert settings.WEBHOOK_FILE_URL_LIFETIME - 60 < lifetime <= settings.WEBHOOK_FILE_URL_LIFETIME
+    site = "https://photos.example.com"
+    for name in ("original", "thumbnail_small", "thumbnail_large"):
+        assert signed[name].startswith(site)
+        response = Client().get(signed[name].removeprefix(site))  # a receiver without a token
+        assert response.status_code == 200, name
+    with_token = api_client.get(payload["urls"]["original"].removeprefix(site))
+    assert with_token.status_code == 200
 
 
 def test_failed_tagging_is_delivered_only_to_hooks_that_want_it(

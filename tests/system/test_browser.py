@@ -73,30 +73,6 @@ def browser():
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@pytest.fixture(scope="session")
-def _plain_http():
-    """Plain HTTP for the live server. Its middleware reads SECURE_SSL_REDIRECT once, when the
-    (session-wide) server starts: before the per-test settings in conftest apply."""
-    from django.test import override_settings
-
-    override = override_settings(SECURE_SSL_REDIRECT=False, SESSION_COOKIE_SECURE=False, CSRF_COOKIE_SECURE=False)
-    override.enable()
-    yield
-    override.disable()
-
-
-@pytest.fixture(scope="session")
-def live_server(_plain_http, live_server):  # pytest-django's, started after _plain_http
-    return live_server
-
-
-@pytest.fixture
-def site(settings, worker, worker_media, live_server):
-    """The live server, storing files where the worker reads them."""
-    settings.MEDIA_ROOT = worker_media
-    return live_server.url
-
-
 class Page:
     """A browser tab that records script errors and console errors."""
 
@@ -588,8 +564,11 @@ def test_an_upload_answered_503_or_429_is_sent_again_after_retry_after(browser, 
         sent.append(len(sent))
         if answers:
             status, code = answers.pop(0)
-            route.fulfill(status=status, headers={"Retry-After": "1", "Content-Type": "application/json"},
-                          body=json.dumps({"detail": "not now", "code": code}))
+            route.fulfill(
+                status=status,
+                headers={"Retry-After": "1", "Content-Type": "application/json"},
+                body=json.dumps({"detail": "not now", "code": code}),
+            )
         else:
             route.continue_()
 
@@ -603,4 +582,57 @@ def test_an_upload_answered_503_or_429_is_sent_again_after_retry_after(browser, 
     page.locator(".upload-item[data-state=tagged]", has_text="patient.png").wait_for(timeout=WAIT_MS)
     assert len(sent) == 3 and answers == []  # 503, 429, then the real upload
     assert Asset.objects.filter(owner=user, original_filename="patient.png").count() == 1
+    context.close()
+
+
+def test_the_api_reference_pages_fetch_nothing_from_other_sites(browser, site, worker):
+    """Swagger UI and ReDoc come from this server: no script, font or logo from a CDN."""
+    user = UserFactory(username="docs-reader", password=PASSWORD)
+    context = browser.new_context(viewport=DESKTOP)
+    page = logged_in_page(context, site, user)
+    elsewhere: list[str] = []
+    page.on(
+        "request",
+        lambda request: None if request.url.startswith((site, "data:", "blob:")) else elsewhere.append(request.url),
+    )
+    for path, ready in (("/api/docs/", ".swagger-ui .info"), ("/api/redoc/", "[role=navigation], .menu-content")):
+        page.goto(site + path)
+        page.locator(ready).first.wait_for()
+        page.wait_for_load_state("networkidle")
+    assert elsewhere == []
+    context.close()
+
+
+def test_download_as_gives_a_crop_around_the_chosen_object(browser, site, worker, tmp_path):
+    from media.services import asset_create
+    from review.services import detection_add_manual
+    from tagging.boxes import Box
+    from tests.images import image_bytes, upload
+
+    user = UserFactory(username="downloader", password=PASSWORD)
+    picture = Image.new("RGB", (600, 300), (255, 255, 255))
+    picture.paste((220, 20, 20), (450, 100, 530, 180))
+    asset = asset_create(owner=user, file=upload(image_bytes("PNG", image=picture), "wide.png", "image/png")).asset
+    detection_add_manual(asset=asset, label="ball", box=Box(450, 100, 80, 80))
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    page = logged_in_page(context, site, user)
+    page.goto(f"{site}/assets/{asset.pk}/")
+    page.get_by_text("Download as…").click()
+    form = page.locator("#download-as")
+    form.get_by_label("Width").fill("100")
+    form.get_by_label("Height").fill("100")
+    form.get_by_label("Shape").select_option("cover")
+    form.get_by_label("Crop around").select_option("ball")
+    form.get_by_label("Format").select_option("png")
+    assert unlabelled_controls(page) == []
+    with page.expect_download() as download_info:
+        form.get_by_role("button", name="Download", exact=True).click()
+    saved = tmp_path / "rendition.png"
+    download_info.value.save_as(saved)
+    rendition = Image.open(saved)
+    assert rendition.size == (100, 100) and rendition.format == "PNG"
+    # The crop is the right half (300..600): the ball lands at (50..77, 33..60), the left edge is white.
+    assert rendition.convert("RGB").getpixel((63, 47)) == (220, 20, 20)
+    assert rendition.convert("RGB").getpixel((5, 5)) == (255, 255, 255)
+    assert download_info.value.suggested_filename == "wide-100x100.png"
     context.close()
