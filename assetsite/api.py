@@ -15,9 +15,12 @@ from rest_framework.views import exception_handler as drf_exception_handler
 class ApiError(exceptions.APIException):
     """An error with a chosen status, code and message."""
 
-    def __init__(self, message: str, *, code: str, status_code: int = status.HTTP_400_BAD_REQUEST) -> None:
+    def __init__(
+        self, message: str, *, code: str, status_code: int = status.HTTP_400_BAD_REQUEST, retry_after: int | None = None
+    ) -> None:
         super().__init__(detail=message, code=code)
         self.status_code = status_code
+        self.wait = retry_after  # DRF's handler turns it into a Retry-After header
 
 
 def _first_message(errors: Any) -> str:

@@ -166,6 +166,16 @@ ASSET_MAX_PIXELS = env_int("ASSET_MAX_PIXELS", 100_000_000, minimum=1)
 ASSET_MAX_FRAMES = env_int("ASSET_MAX_FRAMES", 5000, minimum=1)
 ASSET_MAX_ANIMATION_PIXELS = env_int("ASSET_MAX_ANIMATION_PIXELS", 1_000_000_000, minimum=1)
 ASSET_STRIP_GPS = env_bool("ASSET_STRIP_GPS", True)
+# Decoding memory (media/decoding.py): a decoded frame costs up to 4 bytes per pixel whatever the file size.
+# Pixels of decoded frames in flight at once per process (one frame over it still decodes, alone)...
+ASSET_DECODE_PIXEL_BUDGET = env_int("ASSET_DECODE_PIXEL_BUDGET", ASSET_MAX_PIXELS, minimum=1)
+# ...and decodes of at least ASSET_HEAVY_DECODE_PIXELS at once per machine (flock slots in the lock
+# directory, shared by every process using it); 0 slots: no cap. Whoever waits longer than
+# ASSET_DECODE_WAIT seconds is answered 503 server_busy with Retry-After.
+ASSET_HEAVY_DECODE_PIXELS = env_int("ASSET_HEAVY_DECODE_PIXELS", 16_000_000, minimum=1)
+ASSET_HEAVY_DECODE_SLOTS = env_int("ASSET_HEAVY_DECODE_SLOTS", 2, minimum=0)
+ASSET_DECODE_WAIT = env_float("ASSET_DECODE_WAIT", 10.0, low=0.0, high=600.0)
+ASSET_DECODE_LOCK_DIR = Path(env_str("ASSET_DECODE_LOCK_DIR", str(VAR_DIR / "locks"))).resolve()
 ASSET_THUMBNAIL_SIZES = {"small": 256, "large": 1024}
 FILE_UPLOAD_HANDLERS = [
     "media.uploads.SizeLimitedUploadHandler",
