@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from assetsite.env import env_bool, env_float, env_int, env_list, env_str, parse_label_thresholds
+from assetsite.env import env_bool, env_float, env_int, env_list, env_ports, env_str, parse_label_thresholds
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -303,6 +303,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # Off in production: a hook could otherwise make the server call into its own network.
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+# Ports a hook may use: the web's own. Without a list, a hook could make the server speak HTTP at a mail,
+# cache or database port of a public host; "*" allows any port (receivers inside your own network, tests).
+WEBHOOK_ALLOWED_PORTS = env_ports("WEBHOOK_ALLOWED_PORTS", frozenset({80, 443, 8080, 8443}))
 WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 10.0, low=0.1, high=120.0)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
 # Attempt n+1 waits WEBHOOK_RETRY_BASE * 4**(n-1) seconds, at most WEBHOOK_RETRY_MAX: 30 s, 2 min, 8 min, ...
