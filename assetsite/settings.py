@@ -349,6 +349,11 @@ if not DEBUG:
     # network; redirecting them to HTTPS would fail every probe.
     SECURE_REDIRECT_EXEMPT = [r"^health/"]
 
+# /health/ tells anyone ok/degraded/down; details go to staff and to monitors sending X-Health-Token with
+# this value (empty: staff only). The worker ping's result is shared for this many seconds.
+HEALTH_TOKEN = env_str("HEALTH_TOKEN", "")
+HEALTH_WORKER_CACHE_SECONDS = env_float("HEALTH_WORKER_CACHE_SECONDS", 5.0, low=0.0, high=300.0)
+
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOG_FORMAT = env_str("LOG_FORMAT", "plain")  # "json" for one JSON object per line
 if LOG_FORMAT not in ("plain", "json"):
