@@ -8,6 +8,8 @@ before any view runs:
   connection is closed rather than drained);
 - a chunked body (no ``Content-Length``) is read up to the limit and no further: over it, 413; within
   it, the view sees it as an ordinary body of that length (Django would otherwise read it as empty);
+- a body within the route's limit but over DATA_UPLOAD_MAX_MEMORY_SIZE (Django's limit for forms,
+  which DRF also applies to JSON, with an HTML 400) is read here, so a COCO import can use its own limit;
 - multipart bodies are left to the upload handlers, which stream files to disk with their own limits
   (ASSET_MAX_BYTES per file, DATA_UPLOAD_MAX_NUMBER_FILES, DATA_UPLOAD_MAX_MEMORY_SIZE for fields); a
   chunked multipart body gets 411 (send Content-Length).
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from typing import IO
 
 from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
@@ -41,8 +44,10 @@ def _megabytes(size: int) -> str:
 
 def _refusal(status: int, code: str, detail: str) -> JsonResponse:
     response = JsonResponse({"detail": detail, "code": code}, status=status)
-    # The body was not read: closing the connection spares the server from draining it.
+    # The body was not read: closing the connection spares the server from draining it. (Answered before
+    # CommonMiddleware, so the length is set here.)
     response["Connection"] = "close"
+    response["Content-Length"] = str(len(response.content))
     return response
 
 
@@ -74,6 +79,7 @@ class RequestBodyLimitMiddleware:
     def _check(self, request: HttpRequest) -> HttpResponse | None:
         multipart = request.content_type == "multipart/form-data"
         raw_length = request.META.get("CONTENT_LENGTH") or ""
+        limit, setting = body_limit(request.path_info)
         if raw_length.strip():
             if multipart:
                 return None
@@ -81,8 +87,13 @@ class RequestBodyLimitMiddleware:
                 length = int(raw_length)
             except ValueError:
                 return _refusal(400, "bad_request", "The Content-Length header is not a number.")
-            limit, setting = body_limit(request.path_info)
-            return _too_large(length, limit, setting, request.path_info) if length > limit else None
+            if length > limit:
+                return _too_large(length, limit, setting, request.path_info)
+            if length > (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or length):
+                # Within this route's limit but over Django's form limit, which DRF applies to every JSON
+                # body (a 3 MB COCO import used to be an HTML 400): read it here, bounded by the route's.
+                _adopt(request, request.read(length))
+            return None
         if not _is_chunked(request):
             return None
         if multipart:
@@ -90,24 +101,28 @@ class RequestBodyLimitMiddleware:
                 411, "length_required",
                 "Uploads need a Content-Length header; send the file without chunked transfer encoding.",
             )
-        limit, setting = body_limit(request.path_info)
-        body = self._read_at_most(request, limit + 1)
+        body = _read_at_most(request.META["wsgi.input"], limit + 1)
         if len(body) > limit:
             return _too_large(None, limit, setting, request.path_info)
-        # From here on the body is an ordinary one of known length.
-        request.META["CONTENT_LENGTH"] = str(len(body))
-        request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[attr-defined]
+        _adopt(request, body)
         return None
 
-    @staticmethod
-    def _read_at_most(request: HttpRequest, size: int) -> bytes:
-        source = request.META["wsgi.input"]
-        chunks: list[bytes] = []
-        received = 0
-        while received < size:
-            chunk = source.read(min(64 * 1024, size - received))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            received += len(chunk)
-        return b"".join(chunks)
+
+def _adopt(request: HttpRequest, body: bytes) -> None:
+    """From here on the body is an ordinary one of known length, already read."""
+    request.META["CONTENT_LENGTH"] = str(len(body))
+    request._body = body  # type: ignore[attr-defined]
+    request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[attr-defined]
+    request._read_started = False  # type: ignore[attr-defined]
+
+
+def _read_at_most(source: IO[bytes], size: int) -> bytes:
+    chunks: list[bytes] = []
+    received = 0
+    while received < size:
+        chunk = source.read(min(64 * 1024, size - received))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        received += len(chunk)
+    return b"".join(chunks)

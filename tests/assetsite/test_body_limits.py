@@ -127,3 +127,21 @@ def test_uploads_are_not_limited_by_the_json_limit(api_client, settings):
     response = api_client.post("/api/assets/", {"file": upload(image_bytes("PNG", size=(400, 300)), "a.png")},
                                format="multipart")
     assert response.status_code == 201, response.content
+
+
+def test_a_coco_import_over_django_form_limit_but_within_its_own_is_read(api_client, settings):
+    """DRF checks JSON bodies against DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) and answered an HTML 400: a 3 MB
+    COCO document could not be imported although COCO_IMPORT_MAX_BYTES is 20 MB."""
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE < 3_000_000 < settings.COCO_IMPORT_MAX_BYTES
+    document = {"images": [], "annotations": [], "categories": [], "info": {"note": "x" * 3_000_000}}
+    response = api_client.post("/api/import/coco/", json.dumps(document), content_type="application/json")
+    assert response.status_code == 200, response.content[:200]
+    assert response.json()["images"] == 0
+
+
+def test_a_raised_api_limit_applies_to_every_json_route(api_client, user, settings):
+    settings.API_MAX_BODY_BYTES = 4_000_000
+    asset = make_asset(user)
+    response = api_client.patch(f"/api/assets/{asset.pk}/", json.dumps({"title": "t", "pad": "x" * 3_000_000}),
+                                content_type="application/json")
+    assert response.status_code == 200 and response.json()["title"] == "t"
