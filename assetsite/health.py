@@ -11,9 +11,9 @@ and to monitors that send ``X-Health-Token: <HEALTH_TOKEN>``.
 
 The answer is fast: the database and broker checks are one round trip each; the worker check, a
 broadcast ping that waits for replies, is shared through the cache for HEALTH_WORKER_CACHE_SECONDS.
-For the plain status the ping stops at the first reply (``limit=1``); only when no worker answers does
-it wait its full timeout, and then once per cache period, by one process, while the others answer from
-the last result.
+For the plain status the ping stops at the first reply (``limit=1``); for the details, at as many
+replies as last time. Only when a worker is missing does it wait its full timeout, and then once per
+cache period, by one process, while the others answer from the last result.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ PING_TIMEOUT = 1.0
 _FULL_KEY = "health:workers:full"
 _FIRST_KEY = "health:workers:first"
 _REFRESH_KEY = "health:workers:refreshing"
+CENSUS_SECONDS = 60
 
 
 def _timed(check: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
@@ -77,21 +78,25 @@ def _file_queue() -> bool:
     return settings.CELERY_BROKER_URL.startswith("filesystem://")
 
 
-def _ping(*, limit: int | None) -> dict[str, Any]:
+def _ping(*, limit: int | None, names: bool) -> dict[str, Any]:
     from assetsite.celery import app
 
     if _file_queue():
         return {"count": None, "note": "worker ping needs a network broker such as Redis"}
     # With a limit the broadcast returns as soon as that many workers replied; without, after the timeout.
     replies = app.control.ping(timeout=PING_TIMEOUT, limit=limit) or []
-    names = sorted(name for reply in replies for name in reply)
-    if not names:
+    answered = sorted(name for reply in replies for name in reply)
+    if not answered:
         raise RuntimeError(f"no worker answered a ping within {PING_TIMEOUT:g} s")
-    return {"count": len(names), "names": names} if limit is None else {"answered": True}
+    return {"count": len(answered), "names": answered} if names else {"answered": True}
 
 
 def _workers(*, every_name: bool) -> dict[str, Any]:
-    """The worker check, from the cache when fresh; see the module docstring."""
+    """The worker check, from the cache when fresh; see the module docstring.
+
+    For the details the ping waits for as many workers as answered last time (so it returns at once
+    while they all live) and, every CENSUS_SECONDS, for its whole timeout, to count workers that joined.
+    """
     fresh_for = settings.HEALTH_WORKER_CACHE_SECONDS
     now = time.time()
     keys = [_FULL_KEY] if every_name else [_FULL_KEY, _FIRST_KEY]
@@ -102,11 +107,20 @@ def _workers(*, every_name: bool) -> dict[str, Any]:
     key = keys[-1]
     if not cache.add(_REFRESH_KEY, True, timeout=int(PING_TIMEOUT) + 5) and key in known:
         return known[key]  # another process is pinging right now
+    limit: int | None = 1
+    census_at = now
+    if every_name:
+        previous = known.get(_FULL_KEY) or {}
+        limit = None
+        if previous.get("ok") and previous.get("count") and now - previous.get("census_at", 0) < CENSUS_SECONDS:
+            limit, census_at = previous["count"], previous["census_at"]
     try:
-        result = _timed(lambda: _ping(limit=None if every_name else 1))
+        result = _timed(lambda: _ping(limit=limit, names=every_name))
     finally:
         cache.delete(_REFRESH_KEY)
     result["checked_at"] = now
+    if every_name:
+        result["census_at"] = census_at if result["ok"] else 0.0
     cache.set(key, result, timeout=max(60, 10 * fresh_for))
     return result
 
@@ -135,6 +149,7 @@ def health(request: HttpRequest) -> JsonResponse:
     if checks["broker"]["ok"]:
         checks["workers"] = dict(_workers(every_name=detailed))
         checks["workers"]["age_s"] = round(time.time() - checks["workers"].pop("checked_at"), 1)
+        checks["workers"].pop("census_at", None)
     else:
         checks["workers"] = {"ok": False, "error": "broker down"}
     essential = checks["database"]["ok"] and checks["broker"]["ok"]

@@ -103,6 +103,21 @@ def test_details_ping_every_worker_and_also_answer_the_plain_question(client, pi
     assert pings.calls == [None]
 
 
+def test_details_wait_for_as_many_workers_as_last_time_and_count_afresh_every_minute(client, pings, settings,
+                                                                                     monkeypatch):
+    settings.HEALTH_TOKEN = "t"
+    settings.HEALTH_WORKER_CACHE_SECONDS = 0
+    details = lambda: client.get("/health/", HTTP_X_HEALTH_TOKEN="t").json()["checks"]["workers"]  # noqa: E731
+    assert details()["count"] == 2
+    assert details()["count"] == 2 and pings.calls == [None, 2]  # returns as soon as both answered
+    pings.state["workers"] = ["celery@web-1"]
+    assert details()["count"] == 1 and pings.calls[-1] == 2  # one missing: the ping waited its timeout
+    pings.state["workers"] = ["celery@web-1", "celery@gpu-7", "celery@new-3"]
+    assert details()["count"] == 1  # a new worker is not looked for at once...
+    monkeypatch.setattr(health, "CENSUS_SECONDS", 0)
+    assert details()["count"] == 3 and pings.calls[-1] is None  # ...but at the next census
+
+
 def test_no_worker_is_degraded_and_the_wait_is_paid_once_per_period(client, pings, settings):
     settings.HEALTH_TOKEN = "t"
     settings.HEALTH_WORKER_CACHE_SECONDS = 30
