@@ -76,53 +76,74 @@ def slot_path(lock_dir: Path, index: int) -> Path:
     return lock_dir / f"decode-slot-{index}.lock"
 
 
-def _try_slots(lock_dir: Path, slots: int) -> IO[bytes] | None:
-    for index in range(slots):
-        handle = open(slot_path(lock_dir, index), "ab")  # noqa: SIM115 - held until the decode ends
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        return handle
-    return None
+def _lock(lock_dir: Path, index: int) -> IO[bytes] | None:
+    handle = open(slot_path(lock_dir, index), "ab")  # noqa: SIM115 - held until the decode ends
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
 
 
-def _acquire_slot(limits: DecodeLimits, deadline: float) -> IO[bytes] | None:
+def _acquire_slots(limits: DecodeLimits, count: int, deadline: float) -> list[IO[bytes]] | None:
+    """``count`` slots, or None at the deadline. One slot: any free one. Several: slot 0, then 1, ... in
+    order, so two decodes that each need several cannot hold one each and wait for the other forever."""
     assert limits.lock_dir is not None
     limits.lock_dir.mkdir(parents=True, exist_ok=True)
+    held: list[IO[bytes]] = []
     while True:
-        handle = _try_slots(limits.lock_dir, limits.heavy_slots)
-        if handle is not None or time.monotonic() >= deadline:
-            return handle
+        if count == 1:
+            handle = next(filter(None, (_lock(limits.lock_dir, index) for index in range(limits.heavy_slots))),
+                          None)
+            if handle is not None:
+                return [handle]
+        else:
+            while len(held) < count:
+                handle = _lock(limits.lock_dir, len(held))
+                if handle is None:
+                    break
+                held.append(handle)
+            if len(held) == count:
+                return held
+        if time.monotonic() >= deadline:
+            for handle in held:
+                handle.close()
+            return None
         time.sleep(0.05)
 
 
 @contextmanager
-def decode_reservation(pixels: int, limits: DecodeLimits | None) -> Iterator[None]:
-    """Hold budget (and, for a large frame, a machine-wide slot) while a frame of ``pixels`` is decoded.
+def decode_reservation(pixels: int, limits: DecodeLimits | None, *, weight: int = 1) -> Iterator[None]:
+    """Hold budget (and, for a large frame, machine-wide slots) while a frame of ``pixels`` is decoded.
+
+    ``weight``: how many times its decoded size the decoder needs at its peak, for decoders that keep
+    extra full-size buffers (media/imaging.py's DECODE_WEIGHT). The budget counts pixels × weight; a heavy
+    decode takes ``weight`` slots (at most all of them, so it may run alone on the machine).
 
     Raises DecodeBusy when either cannot be had within ``limits.wait_seconds``. ``None``: no limits.
     """
     if limits is None:
         yield
         return
+    cost = pixels * weight
     deadline = time.monotonic() + limits.wait_seconds
-    if not PROCESS_BUDGET.acquire(pixels, budget=limits.pixel_budget, deadline=deadline):
+    if not PROCESS_BUDGET.acquire(cost, budget=limits.pixel_budget, deadline=deadline):
         raise DecodeBusy(
             "This server process is already decoding as many pixels as it may at once.", retry_after=limits.retry_after
         )
-    slot: IO[bytes] | None = None
+    slots: list[IO[bytes]] = []
     try:
-        if limits.heavy_slots and limits.lock_dir is not None and pixels >= limits.heavy_pixels:
-            slot = _acquire_slot(limits, deadline)
-            if slot is None:
+        if limits.heavy_slots and limits.lock_dir is not None and cost >= limits.heavy_pixels:
+            taken = _acquire_slots(limits, min(weight, limits.heavy_slots), deadline)
+            if taken is None:
                 raise DecodeBusy(
                     f"The server is already decoding {limits.heavy_slots} large image(s), the most it does at once.",
                     retry_after=limits.retry_after,
                 )
+            slots = taken
         yield
     finally:
-        if slot is not None:
+        for slot in slots:
             slot.close()  # closing the file releases the flock
-        PROCESS_BUDGET.release(pixels)
+        PROCESS_BUDGET.release(cost)

@@ -210,3 +210,49 @@ def test_busy_is_a_503_with_retry_after_on_the_api_and_the_upload_page(api_clien
     assert Asset.objects.count() == 0 and stored_files(settings.MEDIA_ROOT) == []
     held.close()
     assert api_client.post(ASSETS_URL, {"file": upload(data, "big.png")}, format="multipart").status_code == 201
+
+
+def test_a_decoder_that_needs_several_buffers_counts_that_many_times(tmp_path):
+    budget = limits(tmp_path, pixel_budget=10_000_000, heavy_pixels=3_000_000, heavy_slots=2)
+    with decode_reservation(1_000_000, budget, weight=4):
+        assert PROCESS_BUDGET.in_flight == 4_000_000
+        # 4 MP of cost is heavy, and took both slots: any other heavy decode waits.
+        with pytest.raises(DecodeBusy), decode_reservation(3_000_000, limits(tmp_path, heavy_slots=2)):
+            pass
+    with decode_reservation(1_000_000, budget, weight=1):  # the same frame from a lighter decoder: not heavy
+        with decode_reservation(3_000_000, limits(tmp_path, heavy_slots=2)):
+            pass
+
+
+def test_a_large_webp_waits_for_every_slot(tmp_path):
+    held = hold_slot(tmp_path, index=1)
+    source = encoded(patterned("RGB", (1000, 1000)), "WEBP")
+    settings_like = limits(tmp_path, heavy_pixels=3_000_000, heavy_slots=2)
+    with pytest.raises(ImageRejected, match="already decoding 2 large"):
+        open_and_verify(source, max_pixels=10**8, limits=settings_like)
+    assert PROCESS_BUDGET.in_flight == 0
+    held.close()
+    info, _, _ = open_and_verify(encoded(patterned("RGB", (1000, 1000)), "WEBP"), max_pixels=10**8,
+                                 limits=settings_like)
+    assert info.format == "WEBP"
+    # A PNG of the same size is not heavy at all.
+    held = hold_slot(tmp_path, index=0)
+    open_and_verify(encoded(patterned("RGB", (1000, 1000)), "PNG"), max_pixels=10**8, limits=settings_like)
+    held.close()
+
+
+def test_two_decodes_that_need_every_slot_do_not_deadlock(tmp_path):
+    budget = limits(tmp_path, heavy_pixels=1, heavy_slots=3, wait_seconds=5)
+    order: list[str] = []
+
+    def decode(name: str) -> None:
+        with decode_reservation(10, budget, weight=3):
+            order.append(name)
+            time.sleep(0.2)
+
+    threads = [threading.Thread(target=decode, args=(name,)) for name in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(order) == ["a", "b", "c"]
