@@ -282,14 +282,16 @@ def health_for_strangers(stack: Stack, *, requests_made: int = 20) -> Case:
                 ok=only_status and not leaked and slow < 300 and len(statuses) == 1)
 
 
-def health_for_monitors(stack: Stack) -> Case:
+def health_for_monitors(stack: Stack, *, kind: str = "monitor") -> Case:
     started = time.perf_counter()
     response = requests.get(stack.url("/health/"), headers={"X-Health-Token": HEALTH_TOKEN}, timeout=30)
     ms = (time.perf_counter() - started) * 1000
     body = _json(response)
     checks = body.get("checks", {})
-    return Case("GET /health/ + X-Health-Token", "monitor", "details", response.status_code, str(body.get("status")),
-                f"checks: {', '.join(checks)}", ms, ok=set(checks) == {"database", "broker", "workers"})
+    workers = checks.get("workers", {})
+    return Case("GET /health/ + X-Health-Token", kind, "details", response.status_code, str(body.get("status")),
+                f"checks: {', '.join(checks)}; workers: {workers.get('count')}", ms,
+                ok=set(checks) == {"database", "broker", "workers"})
 
 
 WEBHOOK_TARGETS = [

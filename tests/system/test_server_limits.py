@@ -77,6 +77,10 @@ def test_health_with_a_worker_is_ok_without_waiting_for_the_ping_timeout(stack, 
                            timeout=30).json()
     assert details["checks"]["workers"]["count"] == 1 and details["checks"]["workers"]["names"][0].startswith(
         "worker1-")
+    # Once the workers are counted, a monitor's check returns when they have all answered.
+    time.sleep(float(server_limits.SERVER_LIMITS_ENV["HEALTH_WORKER_CACHE_SECONDS"]) + 0.5)
+    monitor = server_limits.health_for_monitors(stack)
+    assert monitor.ok and monitor.code == "ok" and monitor.ms < 800, explain([monitor])
 
 
 def test_an_mpo_from_a_camera_is_stored_as_a_jpeg_byte_for_byte_and_tagged(stack, token, worker):
