@@ -1,4 +1,4 @@
-.PHONY: run test lint bench-tagging
+.PHONY: run test lint bench-tagging screenshots
 
 run:  ## install, migrate and start the site + worker on http://127.0.0.1:8000
 	./scripts/run.sh
@@ -11,3 +11,6 @@ lint:
 
 bench-tagging:
 	.venv/bin/python bench/tagging.py
+
+screenshots:  ## refresh docs/screenshots/ from the browser tests (test runs write to var/test/screenshots/)
+	UI_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots ./scripts/test.sh tests/system/test_browser.py

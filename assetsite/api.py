@@ -6,10 +6,16 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
-from rest_framework.pagination import CursorPagination
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every API error (for the schema)."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
 
 
 class ApiError(exceptions.APIException):
@@ -54,11 +60,3 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body = {"detail": str(response.data.get("detail", response.data)), "code": "error"}
     response.data = body
     return response
-
-
-class NewestFirstCursorPagination(CursorPagination):
-    """Newest first; a cursor stays valid while new uploads arrive."""
-
-    ordering = ("-created_at", "-id")
-    page_size_query_param = "page_size"
-    max_page_size = 200

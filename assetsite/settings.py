@@ -49,6 +49,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "media.apps.MediaConfig",
     "tagging.apps.TaggingConfig",
+    "search.apps.SearchConfig",
+    "review.apps.ReviewConfig",
+    "library.apps.LibraryConfig",
     "integrations.apps.IntegrationsConfig",
 ]
 
@@ -205,7 +208,7 @@ REST_FRAMEWORK = {
         "assetsite.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "assetsite.api.NewestFirstCursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "assetsite.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "assetsite.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [

@@ -3,10 +3,10 @@
     .venv/bin/python bench/faults.py                              # all three, full size
     .venv/bin/python bench/faults.py --only crash --crash-rounds 20 --crash-size 1600x1200
 
-Each scenario runs against its own disposable stack (tests/stack.py: a private PostgreSQL cluster and
+Each scenario runs against its own disposable stack (testkit/stack.py: a private PostgreSQL cluster and
 Redis server on free ports, gunicorn with DEBUG=0, a Celery worker with the shipped shapes detector,
-celery beat); the shared servers are never touched. The scenarios themselves are tests/faults.py,
-the same code tests/test_faults.py runs at CI size. Exit status 1 if any scenario found a problem.
+celery beat); the shared servers are never touched. The scenarios themselves are testkit/faults.py,
+the same code tests/system/test_faults.py runs at CI size. Exit status 1 if any scenario found a problem.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def with_stack(name: str, scenario):  # type: ignore[no-untyped-def]
-    from tests.stack import Stack
+    from testkit.stack import Stack
 
     with tempfile.TemporaryDirectory(prefix=f"assetsite-{name}-") as workdir:
         stack = Stack(Path(workdir), extra_env=FAULT_ENV)
@@ -67,7 +67,7 @@ def table(rows: list[tuple[str, object]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tests.faults import broker_outage, crash_rounds, database_restart
+    from testkit.faults import broker_outage, crash_rounds, database_restart
 
     args = parse_args(argv)
     wanted = args.only or ["crash", "broker", "database"]

@@ -3,12 +3,12 @@
     .venv/bin/python bench/hostile.py
     .venv/bin/python bench/hostile.py --markdown > /tmp/hostile.md
 
-A disposable stack (tests/stack.py: private PostgreSQL and Redis, gunicorn with DEBUG=0 and one web
-process, a Celery worker with the shipped shapes detector). Every file of tests/hostile_corpus.py is
+A disposable stack (testkit/stack.py: private PostgreSQL and Redis, gunicorn with DEBUG=0 and one web
+process, a Celery worker with the shipped shapes detector). Every file of testkit/hostile_corpus.py is
 uploaded through the API over HTTP. Hostile files must get their 4xx, error code and message, and leave
 no row and no file; odd-but-valid images must get 201 and then be tagged (the ones holding the shapes
 scene with their three shapes found) by a worker that is still the same process at the end. Then the
-requests of tests/server_limits.py: the largest legal images, decodes beyond the machine's slots,
+requests of testkit/server_limits.py: the largest legal images, decodes beyond the machine's slots,
 oversized and chunked JSON bodies, /health/ for strangers and monitors, webhook URLs that tunnel to
 private hosts. Each row has its time and what it added to the web process's peak RSS.
 """
@@ -47,9 +47,9 @@ def shown_name(name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     import requests
 
-    from tests import server_limits
-    from tests.hostile_corpus import hostile, odd_valid
-    from tests.stack import Stack, wait_until
+    from testkit import server_limits
+    from testkit.hostile_corpus import hostile, odd_valid
+    from testkit.stack import Stack, wait_until
 
     args = parse_args(argv)
     samples = [*hostile(), *odd_valid()]

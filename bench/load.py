@@ -6,7 +6,7 @@
 
 The site runs under gunicorn with DEBUG=0 (``--web-workers``, default 2 × cores + 1) against
 PostgreSQL and Redis: by default a private PostgreSQL cluster and Redis server started for the run
-(tests/stack.py; the shared ones are never touched), or the servers given. SQLite or a file broker
+(testkit/stack.py; the shared ones are never touched), or the servers given. SQLite or a file broker
 is refused: those are not what production runs. No tagging worker runs (tagging is excluded from
 the figures): every accepted upload leaves one message waiting in Redis, which is counted.
 
@@ -73,7 +73,7 @@ def make_jpegs(count: int, size: tuple[int, int]) -> list[bytes]:
     """Distinct photo-like JPEGs: shapes on textured backgrounds, a little noise, quality 85."""
     from PIL import Image
 
-    from tests.fixtures.shapes import make_scene
+    from testkit.shapes import make_scene
 
     rng = random.Random(2024)
     noise = Image.effect_noise(size, 10).convert("RGB")
@@ -129,7 +129,7 @@ def check_servers(database_url: str, redis_url: str) -> None:
     if bool(database_url) != bool(redis_url):
         sys.exit("Give both --database-url and --redis-url, or neither (then private servers are started).")
     if not database_url:
-        from tests.stack import missing_server_tools
+        from testkit.stack import missing_server_tools
 
         missing = missing_server_tools()
         if missing:
@@ -140,7 +140,7 @@ def check_servers(database_url: str, redis_url: str) -> None:
 def run(args: argparse.Namespace) -> dict:
     import requests
 
-    from tests.stack import Stack
+    from testkit.stack import Stack
 
     check_servers(args.database_url, args.redis_url)
     width, height = (int(part) for part in args.size.split("x"))
@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> dict:
                           for index in range(args.searchers)]
         print(f"Uploading with {args.clients} clients while {args.searchers} search, against gunicorn with "
               f"{args.web_workers} workers ...", flush=True)
-        from tests.stack import children_of
+        from testkit.stack import children_of
 
         assert stack.site is not None
         server_pids = [stack.site.pid, *children_of(stack.site.pid)]

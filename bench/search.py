@@ -273,10 +273,11 @@ def run_benchmarks(*, runs: int, explain: bool, only: str) -> None:
     from django.db import connection
     from django.http import QueryDict
 
+    from assetsite.pagination import keyset_page
     from media.models import Asset
     from media.selectors import assets_visible_to
-    from tagging.filters import AssetFilter
-    from tagging.search import keyset_page, label_facets
+    from search.filters import AssetFilter
+    from search.selectors import label_facets
 
     user = get_user_model().objects.get(username=USERS[0][0])
     total_assets = Asset.objects.count()
@@ -353,7 +354,7 @@ def _load() -> str:
 def _explain_facets(user, query, prefix: str) -> None:  # type: ignore[no-untyped-def]
     from django.db import connection
 
-    from tagging import search
+    from search import selectors as search
 
     captured: list[str] = []
 

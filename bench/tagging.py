@@ -51,7 +51,7 @@ def make_photos(count: int, size: tuple[int, int]) -> list[bytes]:
     """Phone-sized JPEGs of synthetic scenes with sensor-like noise (so they do not compress away)."""
     from PIL import Image
 
-    from tests.fixtures.shapes import make_scene
+    from testkit.shapes import make_scene
 
     rng = random.Random(7)
     photos = []
@@ -204,7 +204,7 @@ def memory_probe(args: argparse.Namespace) -> None:
     photos = make_photos(min(args.images, 8), tuple(int(v) for v in args.size.split("x")))
     with tempfile.TemporaryDirectory() as tmp:
         setup_django(args.database_url, Path(tmp), args.model, args.device)
-        from tagging.worker import get_detector
+        from tagging.model_cache import get_detector
 
         get_detector()
         loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.TAGGING_MODEL = model
         import torch
 
-        from tagging.worker import batch_size_for, get_detector
+        from tagging.model_cache import batch_size_for, get_detector
 
         detector = get_detector()
         batch = args.batch or batch_size_for(detector)

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from assetsite.api import ApiError
+from assetsite.api import ApiError, ErrorSerializer
 from assetsite.parsers import JSONParser
 from integrations.coco import CocoInvalid, coco_export, coco_import
 from integrations.models import Webhook, WebhookDelivery, WebhookEvent
@@ -32,11 +32,10 @@ from integrations.services import (
     webhook_secret_rotate,
     webhook_update,
 )
-from media.api import ErrorSerializer
 from media.models import Asset
 from media.selectors import assets_visible_to
-from tagging.api import InvalidQuerySerializer, QueryErrorPositionMixin, filterset_or_400
-from tagging.filters import AssetFilter
+from search.api import InvalidQuerySerializer, QueryErrorPositionMixin, filterset_or_400
+from search.filters import AssetFilter
 
 
 class WebhookSerializer(serializers.ModelSerializer):

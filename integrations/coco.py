@@ -24,10 +24,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from media.models import Asset
+from review.services import detections_import
 from tagging.boxes import Box
+from tagging.labels import normalize_label
 from tagging.models import Detection, ReviewState
-from tagging.review_services import detections_import
-from tagging.services import normalize_label
 
 MAX_UNMATCHED_LISTED = 100
 _CHUNK = 1000

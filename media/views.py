@@ -1,98 +1,17 @@
-"""Pages for the asset library: upload, grid, detail, and owner-checked file downloads."""
+"""Owner-checked file downloads: the original and the thumbnails. The pages are ``library.views``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views import View
-from django.views.generic import DetailView, ListView
+from django.http import FileResponse, Http404, HttpRequest
 
 from media.models import Asset
-from media.selectors import asset_get, assets_visible_to
-from media.services import AssetRejected, asset_create
+from media.selectors import asset_get
 
 THUMBNAIL_FIELDS = {"small": "thumbnail_small", "large": "thumbnail_large"}
-
-
-class LibraryView(LoginRequiredMixin, ListView):
-    template_name = "media/library.html"
-    context_object_name = "assets"
-    paginate_by = 48
-
-    def get_queryset(self):  # type: ignore[no-untyped-def]
-        return assets_visible_to(self.request.user)
-
-
-class AssetDetailView(LoginRequiredMixin, DetailView):
-    template_name = "media/asset_detail.html"
-    context_object_name = "asset"
-
-    def get_object(self, queryset: Any = None) -> Asset:
-        asset = asset_get(user=self.request.user, asset_id=self.kwargs["asset_id"])
-        if asset is None:
-            raise Http404("No such asset.")
-        return asset
-
-
-@dataclass(frozen=True)
-class UploadOutcome:
-    filename: str
-    asset: Asset | None
-    created: bool
-    error: str = ""
-    status: int = 200
-    retry_after: int | None = None
-
-
-class UploadView(LoginRequiredMixin, View):
-    template_name = "media/upload.html"
-
-    def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, self.template_name, self._limits())
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        uploads = request.FILES.getlist("files")  # parses the body, which fills oversize_uploads
-        outcomes: list[UploadOutcome] = [
-            UploadOutcome(
-                filename=name,
-                asset=None,
-                created=False,
-                error=f"{name} is larger than the upload limit of {settings.ASSET_MAX_BYTES / 1e6:.1f} MB.",
-                status=413,
-            )
-            for name in getattr(request, "oversize_uploads", [])
-        ]
-        for upload in uploads:
-            try:
-                result = asset_create(owner=request.user, file=upload, filename=upload.name)
-            except AssetRejected as rejection:
-                outcomes.append(UploadOutcome(rejection.filename, None, False, rejection.message, rejection.status,
-                                              rejection.retry_after))
-            else:
-                outcomes.append(UploadOutcome(result.asset.original_filename, result.asset, result.created))
-        if not outcomes:
-            outcomes.append(UploadOutcome("", None, False, "Choose one or more image files to upload.", 400))
-        accepted = [outcome for outcome in outcomes if outcome.asset is not None]
-        statuses = {outcome.status for outcome in outcomes}
-        status = 200 if accepted else (statuses.pop() if len(statuses) == 1 else 400)
-        context = {"outcomes": outcomes, "accepted": accepted, **self._limits()}
-        response = render(request, self.template_name, context, status=status)
-        waits = [outcome.retry_after for outcome in outcomes if outcome.retry_after]
-        if status == 503 and waits:
-            response["Retry-After"] = str(max(waits))  # the page's script waits this long and sends again
-        return response
-
-    @staticmethod
-    def _limits() -> dict[str, float | int]:
-        # The page's script refuses oversize files before sending them, with the server's own limit.
-        return {"max_mb": settings.ASSET_MAX_BYTES / 1e6, "max_bytes": settings.ASSET_MAX_BYTES}
 
 
 def owned_asset_or_404(request: HttpRequest, asset_id: Any) -> Asset:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,14 +23,22 @@ from media.imaging import open_upright_rgb
 from media.models import Asset
 from tagging import services
 from tagging.detector import Detector, DetectorError
-from tagging.worker import batch_size_for, get_detector
+from tagging.model_cache import batch_size_for, get_detector
 
 logger = logging.getLogger(__name__)
 
 
 class TransientError(Exception):
     """Worth retrying later: the database, the broker or the storage was briefly unreachable,
-    or the task hit its soft time limit (which counts as an attempt)."""
+    or the task hit its soft time limit (which counts as an attempt).
+
+    ``released`` lists other assets this run had claimed for its batch and gave back to pending:
+    the task sends each of them again.
+    """
+
+    def __init__(self, message: str, *, released: Sequence[uuid.UUID] = ()) -> None:
+        super().__init__(message)
+        self.released = list(released)
 
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -73,20 +82,24 @@ def _run_info(
     )
 
 
-def _hand_back(assets: list[Asset], *, primary_id: uuid.UUID, task_id: str, error: BaseException) -> None:
-    """After a transient error: put unfinished claims back to pending; the task retry covers the primary."""
+def _hand_back(
+    assets: list[Asset], *, primary_id: uuid.UUID, task_id: str, error: BaseException
+) -> list[uuid.UUID]:
+    """After a transient error: put unfinished claims back to pending; the task retry covers the primary.
+
+    Returns the other assets given back, which need sending again.
+    """
     message = f"Interrupted ({type(error).__name__}: {error}); will retry."
     try:
-        secondaries = [
+        return [
             asset.pk
             for asset in assets
             if services.tagging_release(asset_id=asset.pk, task_id=task_id, error=message) and asset.pk != primary_id
         ]
-        if secondaries:
-            services.tagging_enqueue(asset_ids=secondaries)
     except TRANSIENT_ERRORS:
         # The database is down too: the claims stay "processing" and the sweeper frees them later.
         logger.warning("could not hand back %d claimed assets", len(assets))
+        return []
 
 
 def run_detection(*, asset_id: str, task_id: str, model: str = "", worker: str = "") -> list[Outcome]:
@@ -168,8 +181,9 @@ def run_detection(*, asset_id: str, task_id: str, model: str = "", worker: str =
         for image in images:
             image.close()
     except TRANSIENT_ERRORS as error:
-        _hand_back([a for a in claimed if a.pk not in finished], primary_id=key, task_id=task_id, error=error)
-        raise TransientError(f"{type(error).__name__}: {error}") from error
+        unfinished = [asset for asset in claimed if asset.pk not in finished]
+        released = _hand_back(unfinished, primary_id=key, task_id=task_id, error=error)
+        raise TransientError(f"{type(error).__name__}: {error}", released=released) from error
     except Exception as error:
         # Deterministic failures (a model error on this input, say) would fail again: stop here.
         logger.exception("detection failed for %s", [str(a.pk) for a in claimed])

@@ -12,14 +12,13 @@ from django.dispatch import receiver
 
 from media.models import Asset
 from media.signals import asset_created
+from tagging.tasks import sweep_stale_assets, tagging_enqueue
 
 logger = logging.getLogger(__name__)
 
 
 @receiver(asset_created, sender=Asset, dispatch_uid="tagging.enqueue_new_asset")
 def enqueue_new_asset(sender: type[Asset], asset: Asset, **kwargs: Any) -> None:
-    from tagging.services import tagging_enqueue
-
     asset_id = asset.pk
     # Only once the row is committed can a worker see it.
     transaction.on_commit(lambda: tagging_enqueue(asset_ids=[asset_id]), robust=True)
@@ -36,8 +35,8 @@ def remember_concurrency(sender: Any = None, **kwargs: Any) -> None:
 @worker_process_init.connect
 def load_detector_after_fork(**kwargs: Any) -> None:
     """Warm the model in each child process, after fork, so the first task does not pay for it."""
-    from tagging.detector import DetectorError
-    from tagging.worker import get_detector
+    from tagging.detector import DetectorError  # torch: only worker processes load it
+    from tagging.model_cache import get_detector
 
     try:
         get_detector()
@@ -49,8 +48,6 @@ def load_detector_after_fork(**kwargs: Any) -> None:
 @worker_ready.connect
 def sweep_on_start(sender: Any = None, **kwargs: Any) -> None:
     """A worker that starts after an outage picks up what was left pending or stuck."""
-    from tagging.tasks import sweep_stale_assets
-
     try:
         sweep_stale_assets.apply_async(countdown=5)
     except Exception as error:  # broker trouble at start-up is logged, not fatal

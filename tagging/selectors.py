@@ -1,42 +1,12 @@
-"""Reads for the tagging pages: one detection of a user's asset, the review queue, box crops.
-
-Every lookup starts from ``assets_visible_to``: another user's asset or detection is None here and
-a 404 in the views.
-"""
+"""Reads of what was found on an asset: its detections, its tag summary, the labels a user has."""
 
 from __future__ import annotations
 
-import io
-import re
-import uuid
-from dataclasses import dataclass
-
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.files.storage import default_storage
-from django.db.models import Case, Count, F, FloatField, QuerySet, Value, When
-from django.db.models.functions import Abs
+from django.db.models import Count, QuerySet
 
-from media.imaging import open_upright_rgb
 from media.models import Asset
-from media.selectors import assets_visible_to
-from tagging.models import AssetTag, Detection, DetectionSource, ReviewState
-
-# Formats whose crops are saved as JPEG (photographs); everything else keeps its pixels as PNG.
-_PHOTO_FORMATS = {"JPEG", "HEIF"}
-
-
-def detection_get(
-    *, user: AbstractBaseUser | AnonymousUser, asset_id: uuid.UUID | str, detection_id: int
-) -> Detection | None:
-    """One detection of one of the user's assets, or None (also when it belongs to another asset)."""
-    if not 0 < detection_id < 2**63:
-        return None
-    return (
-        Detection.objects.filter(asset__in=assets_visible_to(user), asset_id=asset_id, pk=detection_id)
-        .select_related("label", "run", "asset", "suggested_label")
-        .first()
-    )
+from tagging.models import AssetTag, Detection
 
 
 def asset_detections(*, asset: Asset) -> list[Detection]:
@@ -58,92 +28,4 @@ def label_names_of(*, user: AbstractBaseUser | AnonymousUser, limit: int = 500) 
         .annotate(uses=Count("id"))
         .order_by("-uses", "label__name")
         .values_list("label__name", flat=True)[:limit]
-    )
-
-
-# --- review queue ---------------------------------------------------------------------------------
-
-
-def review_threshold() -> Value | Case:
-    """The confidence a detection had to reach to be kept: the label's own threshold, else the global one."""
-    default = Value(settings.TAGGING_SCORE_THRESHOLD, output_field=FloatField())
-    per_label = settings.TAGGING_LABEL_THRESHOLDS
-    if not per_label:
-        return default
-    return Case(
-        *[When(label__name=name, then=Value(value)) for name, value in sorted(per_label.items())],
-        default=default,
-        output_field=FloatField(),
-    )
-
-
-def review_queue(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Detection]:
-    """The user's automatic detections nobody has reviewed, least certain first.
-
-    Uncertainty is how close the confidence is to the threshold it had to pass: a 0.52 against 0.5
-    is nearly a coin toss, a 0.99 is not worth a person's time first.
-    """
-    return (
-        Detection.objects.filter(
-            asset__in=assets_visible_to(user), source=DetectionSource.AUTO, review=ReviewState.UNREVIEWED
-        )
-        .annotate(threshold=review_threshold())
-        .annotate(uncertainty=Abs(F("confidence") - F("threshold")))
-        .select_related("label", "asset", "run")
-        .order_by("uncertainty", "-asset__created_at", "id")
-    )
-
-
-# --- crops ----------------------------------------------------------------------------------------
-
-
-class CropUnavailable(Exception):
-    """The detection has no box, or the original cannot be read. The message is for people."""
-
-
-@dataclass(frozen=True)
-class Crop:
-    content: bytes
-    content_type: str
-    filename: str
-    width: int
-    height: int
-
-
-def _safe_stem(text: str) -> str:
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
-    return stem[:60] or "image"
-
-
-def detection_crop(*, detection: Detection) -> Crop:
-    """The box's region of the upright original (EXIF orientation applied), at full resolution."""
-    box = detection.box
-    if box is None:
-        raise CropUnavailable("This tag has no box, so there is nothing to crop.")
-    asset = detection.asset
-    try:
-        with default_storage.open(asset.file.name, "rb") as handle:
-            upright = open_upright_rgb(handle)
-    except FileNotFoundError:
-        raise CropUnavailable("The original file is missing from storage.") from None
-    except (OSError, ValueError, SyntaxError) as error:  # what Pillow raises on a damaged file
-        raise CropUnavailable(f"The original could not be read: {error}") from None
-    # Boxes are clamped to the asset's size when stored; clamp again in case the file disagrees.
-    box = box.clamped(upright.width, upright.height)
-    region = upright.crop((box.x, box.y, box.x + box.width, box.y + box.height))
-    buffer = io.BytesIO()
-    if asset.format in _PHOTO_FORMATS:
-        region.save(buffer, "JPEG", quality=92)
-        content_type, extension = "image/jpeg", "jpg"
-    else:
-        region.save(buffer, "PNG")
-        content_type, extension = "image/png", "png"
-    stem = _safe_stem(asset.original_filename.rsplit(".", 1)[0])
-    label = _safe_stem(detection.label.name)
-    return Crop(
-        content=buffer.getvalue(),
-        content_type=content_type,
-        filename=f"{stem}-{label}-{detection.pk}.{extension}",
-        width=region.width,
-        height=region.height,
     )

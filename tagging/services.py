@@ -1,4 +1,8 @@
-"""Writes for tagging: claim an asset for a worker, store detections, enqueue, review."""
+"""The pipeline's writes: claim an asset for a worker, store what the detector found with its
+provenance, fail, reset for re-tagging, and find what the sweeper must send again.
+
+Enqueueing is in ``tagging.tasks`` beside the task it sends; human writes are in ``review.services``.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,10 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from media.models import Asset, TaggingStatus
-from tagging.boxes import Box, DetectedObject
+from tagging.boxes import DetectedObject
+from tagging.labels import normalize_label
 from tagging.models import AssetTag, Detection, DetectionRun, DetectionSource, Label, ReviewState
+from tagging.signals import asset_tagging_finished
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +47,6 @@ class RunInfo:
     worker: str = ""
 
 
-def normalize_label(name: str) -> str:
-    return " ".join(name.strip().lower().split())[:100]
-
-
 def label_get_or_create(*, name: str) -> Label:
     normalized = normalize_label(name)
     if not normalized:
@@ -67,29 +69,7 @@ def labels_for(names: Iterable[str]) -> dict[str, Label]:
     return found
 
 
-# --- queue --------------------------------------------------------------------------------------
-
-
-def tagging_enqueue(*, asset_ids: Sequence[uuid.UUID | str], model: str = "") -> int:
-    """Put detection tasks on the queue; return how many were sent.
-
-    A broker that is down is logged, not raised: the asset stays pending with no enqueue time,
-    and the sweeper sends it once the broker is back.
-    """
-    from tagging.tasks import detect_objects
-
-    sent: list[uuid.UUID | str] = []
-    for asset_id in asset_ids:
-        kwargs = {"model": model} if model else {}
-        try:
-            detect_objects.apply_async(args=[str(asset_id)], kwargs=kwargs, queue=settings.TAGGING_QUEUE)
-        except Exception as error:  # kombu raises several types when the broker is unreachable
-            logger.warning("could not enqueue tagging of %s (broker down?): %s", asset_id, error)
-            break
-        sent.append(asset_id)
-    if sent:
-        Asset.objects.filter(pk__in=sent).update(tagging_enqueued_at=timezone.now())
-    return len(sent)
+# --- claims ---------------------------------------------------------------------------------------
 
 
 def tagging_reset(*, assets: QuerySet[Asset]) -> int:
@@ -304,8 +284,6 @@ def tagging_fail(
 
 def _announce(asset_id: uuid.UUID, status: str) -> None:
     """Tell listeners (webhooks) once the status change is committed; their errors never undo it."""
-    from tagging.signals import asset_tagging_finished
-
     transaction.on_commit(
         lambda: asset_tagging_finished.send_robust(sender=Asset, asset_id=asset_id, status=str(status)), robust=True
     )
@@ -323,13 +301,18 @@ def give_up_message(attempts: int) -> str:
 
 
 @dataclass(frozen=True)
-class SweepResult:
-    requeued: int
+class StaleAssets:
+    """What a sweep found: assets to send to the queue again, and how many it marked failed."""
+
+    to_send: list[uuid.UUID]
     failed: int
 
 
-def tagging_sweep(*, now: datetime | None = None, limit: int = 1000) -> SweepResult:
-    """Re-send assets that were lost on the way: never queued, queued long ago, or stuck processing."""
+def stale_assets_collect(*, now: datetime | None = None, limit: int = 1000) -> StaleAssets:
+    """Assets lost on the way (never queued, queued long ago, or stuck processing), made sendable again.
+
+    Stuck claims are released, or failed at the attempt limit. Sending is ``tagging.tasks.tagging_sweep``'s.
+    """
     now = now or timezone.now()
     failed = 0
     to_send: list[uuid.UUID] = []
@@ -348,48 +331,4 @@ def tagging_sweep(*, now: datetime | None = None, limit: int = 1000) -> SweepRes
         | Q(tagging_enqueued_at__lt=now - timedelta(seconds=settings.TAGGING_REQUEUE_AFTER))
     )
     to_send.extend(waiting.order_by("created_at").values_list("pk", flat=True)[: max(limit - len(to_send), 0)])
-    requeued = tagging_enqueue(asset_ids=to_send) if to_send else 0
-    return SweepResult(requeued=requeued, failed=failed)
-
-
-# --- review -------------------------------------------------------------------------------------
-
-
-def manual_detection_build(
-    *, asset: Asset, label: str, box: Box | None, reviewed_at: datetime | None = None
-) -> Detection:
-    """An unsaved manual detection: accepted, confidence 1, its box clamped to the picture."""
-    detection = Detection(
-        asset=asset,
-        label=label_get_or_create(name=label),
-        confidence=1.0,
-        source=DetectionSource.MANUAL,
-        review=ReviewState.ACCEPTED,
-        reviewed_at=reviewed_at or timezone.now(),
-    )
-    detection.box = box.clamped(asset.width, asset.height) if box is not None else None
-    return detection
-
-
-def detection_add_manual(*, asset: Asset, label: str, box: Box | None = None) -> Detection:
-    """A tag a person added, with or without a box. It survives re-tagging."""
-    with transaction.atomic():
-        detection = manual_detection_build(asset=asset, label=label, box=box)
-        detection.save()
-        tags_rebuild(asset=asset)
-    return detection
-
-
-def detection_review(*, detection: Detection, accept: bool, label: str | None = None) -> Detection:
-    """Accept or reject a detection, optionally changing its label. Reviewed detections survive re-tagging."""
-    with transaction.atomic():
-        detection.review = ReviewState.ACCEPTED if accept else ReviewState.REJECTED
-        detection.reviewed_at = timezone.now()
-        if label is not None:
-            new_label = label_get_or_create(name=label)
-            if new_label.pk != detection.label_id and detection.source == DetectionSource.AUTO:
-                detection.suggested_label_id = detection.suggested_label_id or detection.label_id
-            detection.label = new_label
-        detection.save(update_fields=["review", "reviewed_at", "label", "suggested_label"])
-        tags_rebuild(asset=detection.asset)
-    return detection
+    return StaleAssets(to_send=to_send, failed=failed)

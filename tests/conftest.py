@@ -6,8 +6,8 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from testkit.worker_process import celery_worker, purge_queues
 from tests.factories import UserFactory
-from tests.worker_process import celery_worker, purge_queues
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHAPES_CHECKPOINT = FIXTURES / "shapes_detector.pt"
@@ -119,7 +119,7 @@ def sent(monkeypatch) -> list[list]:
 def tagged(user):
     """The user's asset with a dog (0.9) and a cat (0.7)."""
     from tagging.boxes import Box
-    from tests.library import make_asset, tag
+    from tests.tagged_assets import make_asset, tag
 
     asset = make_asset(user)
     tag(asset, ("dog", 0.9, Box(10, 10, 50, 40)), ("cat", 0.7, Box(100, 20, 30, 30)))
@@ -130,7 +130,7 @@ def tagged(user):
 def foreign(other_user):
     """Another user's asset with a car."""
     from tagging.boxes import Box
-    from tests.library import make_asset, tag
+    from tests.tagged_assets import make_asset, tag
 
     asset = make_asset(other_user, color=(99, 1, 1), name="secret.png")
     tag(asset, ("car", 0.8, Box(1, 1, 20, 20)))

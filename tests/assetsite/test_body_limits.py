@@ -15,7 +15,7 @@ from django.test import RequestFactory
 from assetsite.body_limits import RequestBodyLimitMiddleware
 from media.models import Asset
 from tests.images import image_bytes, upload
-from tests.library import make_asset
+from tests.tagged_assets import make_asset
 
 pytestmark = pytest.mark.django_db
 

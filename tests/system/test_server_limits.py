@@ -9,7 +9,7 @@ worker, DEBUG=0), a private PostgreSQL and Redis, and a Celery worker with the s
 10. Webhook URLs that tunnel to private IPv4 hosts (6to4, NAT64, Teredo, ...), site-local IPv6 and
     non-web ports are refused.
 
-The cases live in tests/server_limits.py; bench/hostile.py prints the same with its corpus.
+The cases live in testkit/server_limits.py; bench/hostile.py prints the same with its corpus.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import time
 import pytest
 import requests
 
-from tests import server_limits
-from tests.hostile_corpus import odd_valid
-from tests.stack import Stack, missing_server_tools, wait_until
+from testkit import server_limits
+from testkit.hostile_corpus import odd_valid
+from testkit.stack import Stack, missing_server_tools, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker]
 

@@ -11,7 +11,9 @@ from tqdm import tqdm
 
 from media.models import Asset, TaggingStatus
 from tagging.detector import DetectorError, coco_weights_for, is_checkpoint_path
-from tagging.services import normalize_label, tagging_enqueue, tagging_reset
+from tagging.labels import normalize_label
+from tagging.services import tagging_reset
+from tagging.tasks import tagging_enqueue
 
 
 def _day(value: str, *, end: bool) -> datetime:

@@ -1,0 +1,277 @@
+"""The pages people live in: the library (search, facets, bulk selection), the asset page (boxes,
+metadata, provenance, review forms, manual tags, re-tag) and the upload page.
+
+Pages post plain forms to these views (they work without JavaScript); the scripts in static/js do
+the same through the API and refresh the page in place. Review actions on single detections and the
+review queue are ``review.views``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views import View
+
+from assetsite.pagination import InvalidCursor, keyset_page
+from media.models import Asset, TaggingStatus
+from media.selectors import assets_visible_to
+from media.services import AssetRejected, asset_create
+from media.views import owned_asset_or_404
+from review.forms import ManualTagForm
+from review.services import assets_retag, detection_add_manual
+from search.filters import AssetFilter
+from search.nodes import LabelTerm, positive_labels, selected_labels, walk
+from search.query import toggle_label
+from search.selectors import SORTS, label_facets
+from tagging.models import AssetTag, Detection, ReviewState
+from tagging.selectors import asset_detections, asset_tags, label_names_of
+from tagging.templatetags.tagging_ui import label_colors
+
+
+class LibraryView(LoginRequiredMixin, View):
+    """The library: the user's assets with the search box, label facets and keyset "newer / older" links.
+
+    Uses the same AssetFilter as the API; a query that does not parse gets the page back with
+    status 400 and the bad token marked.
+    """
+
+    template_name = "library/library.html"
+    page_size = 48
+    facet_limit = 30
+
+    def get_queryset(self) -> QuerySet[Asset]:
+        return assets_visible_to(self.request.user).prefetch_related(
+            Prefetch("tags", queryset=AssetTag.objects.select_related("label").order_by("-confidence"))
+        )
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        filterset = AssetFilter(data=request.GET, queryset=self.get_queryset(), request=request)
+        q = request.GET.get("q", "")
+        context: dict[str, Any] = {
+            "q": q,
+            "sort": request.GET.get("sort", ""),
+            "sorts": list(SORTS.items()),
+            "assets": [],
+            "facets": [],
+            "filter_errors": [],
+            # For the bulk toolbar: where to come back to after an action.
+            "here": request.get_full_path(),
+        }
+        if not filterset.is_valid():
+            error = filterset.query_error
+            if error is not None:
+                end = error.position + len(error.token)
+                context["query_error"] = {
+                    "message": error.message,
+                    "before": q[: error.position],
+                    "token": q[error.position : end],
+                    "after": q[end:],
+                }
+            context["filter_errors"] = [
+                f"{field}: {message}"
+                for field, messages in filterset.errors.items()
+                if field != "q"
+                for message in messages
+            ]
+            return render(request, self.template_name, context, status=400)
+        try:
+            page = keyset_page(queryset=filterset.qs, cursor=request.GET.get("cursor"), size=self.page_size)
+        except InvalidCursor as invalid:
+            context["filter_errors"] = [str(invalid)]
+            return render(request, self.template_name, context, status=400)
+        query = filterset.search_query
+        facets = self._facets(request, filterset)
+        context.update(
+            assets=page.items,
+            total=filterset.qs.count(),
+            next_url=_with(request.GET, cursor=page.next_cursor) if page.next_cursor else None,
+            previous_url=_with(request.GET, cursor=page.previous_cursor) if page.previous_cursor else None,
+            sort_label=(positive_labels(query) or [None])[0],
+            facets=facets,
+            # Tag suggestions for the bulk toolbar: the labels in these results (no extra query).
+            label_names=[facet["label"] for facet in facets],
+            searching=query is not None,
+            unknown_labels=[item.label for item, _ in walk(query) if isinstance(item, LabelTerm) and not item.known],
+        )
+        return render(request, self.template_name, context)
+
+    def _facets(self, request: HttpRequest, filterset: AssetFilter) -> list[dict[str, Any]]:
+        form = filterset.form
+        q = form.cleaned_data.get("q", "")
+        param_labels: list[str] = form.cleaned_data.get("label") or []
+        ticked = selected_labels(form.q_query) | set(param_labels)
+        asked = positive_labels(filterset.search_query)
+        facets = []
+        for facet in label_facets(user=request.user, query=filterset.search_query, limit=self.facet_limit):
+            changes: dict[str, str | None] = {"cursor": None}
+            if facet.label in param_labels:
+                changes["label"] = ",".join(name for name in param_labels if name != facet.label) or None
+            else:
+                changes["q"] = toggle_label(q, form.q_query, facet.label) or None
+            if facet.label in ticked and asked == [facet.label] and filterset.sort_order == "confidence":
+                changes["sort"] = None  # no label left to sort by
+            facets.append(
+                {
+                    "label": facet.label,
+                    "count": facet.count,
+                    "selected": facet.label in ticked,
+                    "url": _with(request.GET, **changes),
+                }
+            )
+        return facets
+
+
+def _with(params: QueryDict, **changes: str | None) -> str:
+    """The query string with some parameters replaced (None removes one)."""
+    updated = params.copy()
+    for key, value in changes.items():
+        if value is None:
+            updated.pop(key, None)
+        else:
+            updated[key] = value
+    return "?" + updated.urlencode() if updated else "?"
+
+
+# --- the asset page -------------------------------------------------------------------------------
+
+
+def _box_style(detection: Detection, width: int, height: int) -> str:
+    box = detection.box
+    assert box is not None
+    return (
+        f"left:{100 * box.x / width:.3f}%;top:{100 * box.y / height:.3f}%;"
+        f"width:{100 * box.width / width:.3f}%;height:{100 * box.height / height:.3f}%;"
+        + label_colors(detection.label.name).style
+    )
+
+
+def asset_page_context(asset: Asset, *, user: Any, add_form: ManualTagForm | None = None) -> dict[str, Any]:
+    detections = asset_detections(asset=asset)
+    visible = [d for d in detections if d.review != ReviewState.REJECTED]
+    legend: dict[str, int] = {}
+    for detection in visible:
+        legend[detection.label.name] = legend.get(detection.label.name, 0) + 1
+    return {
+        "asset": asset,
+        "detections": visible,
+        "rejected": [d for d in detections if d.review == ReviewState.REJECTED],
+        "boxes": [
+            {"detection": d, "box": d.box, "style": _box_style(d, asset.width, asset.height)}
+            for d in visible
+            if d.box is not None
+        ],
+        "legend": sorted(legend.items()),
+        "tags": asset_tags(asset=asset),
+        "runs": asset.detection_runs.all()[:5],
+        "add_form": add_form or ManualTagForm(asset=asset),
+        "box_fields": [
+            ("x", "x (left)", 0, max(asset.width - 1, 0)),
+            ("y", "y (top)", 0, max(asset.height - 1, 0)),
+            ("width", "Width", 1, asset.width),
+            ("height", "Height", 1, asset.height),
+        ],
+        "label_names": label_names_of(user=user),
+        "aspect": asset.width / asset.height if asset.height else 1.0,
+        "in_progress": asset.tagging_status in {TaggingStatus.PENDING, TaggingStatus.PROCESSING},
+        "threshold": settings.TAGGING_SCORE_THRESHOLD,
+    }
+
+
+class AssetDetailView(LoginRequiredMixin, View):
+    """The image with its boxes, metadata, provenance, and everything to review its tags."""
+
+    template_name = "library/asset_detail.html"
+
+    def get(self, request: HttpRequest, asset_id: Any) -> HttpResponse:
+        asset = owned_asset_or_404(request, asset_id)
+        return render(request, self.template_name, asset_page_context(asset, user=request.user))
+
+
+class DetectionAddView(LoginRequiredMixin, View):
+    """Add a manual tag, with a box (pixels of the upright image) or without one."""
+
+    def post(self, request: HttpRequest, asset_id: Any) -> HttpResponse:
+        asset = owned_asset_or_404(request, asset_id)
+        form = ManualTagForm(request.POST, asset=asset)
+        if not form.is_valid():
+            context = asset_page_context(asset, user=request.user, add_form=form)
+            return render(request, AssetDetailView.template_name, context, status=400)
+        detection = detection_add_manual(asset=asset, label=form.cleaned_data["label"], box=form.cleaned_data["box"])
+        where = "with a box" if detection.box is not None else "without a box"
+        messages.success(request, f"Added the tag “{detection.label.name}” {where}.")
+        return redirect(reverse("asset-detail", args=[asset.pk]) + "#detections")
+
+
+class AssetRetagPageView(LoginRequiredMixin, View):
+    """Run the detector again on one asset; manual and reviewed tags are kept."""
+
+    def post(self, request: HttpRequest, asset_id: Any) -> HttpResponse:
+        asset = owned_asset_or_404(request, asset_id)
+        assets_retag(assets=Asset.objects.filter(pk=asset.pk))
+        messages.success(request, "Re-tagging queued. Your accepted, relabelled and manual tags are kept.")
+        return redirect("asset-detail", asset_id=asset.pk)
+
+
+# --- upload ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    filename: str
+    asset: Asset | None
+    created: bool
+    error: str = ""
+    status: int = 200
+    retry_after: int | None = None
+
+
+class UploadView(LoginRequiredMixin, View):
+    template_name = "library/upload.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, self.template_name, self._limits())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        uploads = request.FILES.getlist("files")  # parses the body, which fills oversize_uploads
+        outcomes: list[UploadOutcome] = [
+            UploadOutcome(
+                filename=name,
+                asset=None,
+                created=False,
+                error=f"{name} is larger than the upload limit of {settings.ASSET_MAX_BYTES / 1e6:.1f} MB.",
+                status=413,
+            )
+            for name in getattr(request, "oversize_uploads", [])
+        ]
+        for upload in uploads:
+            try:
+                result = asset_create(owner=request.user, file=upload, filename=upload.name)
+            except AssetRejected as rejection:
+                outcomes.append(UploadOutcome(rejection.filename, None, False, rejection.message, rejection.status,
+                                              rejection.retry_after))
+            else:
+                outcomes.append(UploadOutcome(result.asset.original_filename, result.asset, result.created))
+        if not outcomes:
+            outcomes.append(UploadOutcome("", None, False, "Choose one or more image files to upload.", 400))
+        accepted = [outcome for outcome in outcomes if outcome.asset is not None]
+        statuses = {outcome.status for outcome in outcomes}
+        status = 200 if accepted else (statuses.pop() if len(statuses) == 1 else 400)
+        context = {"outcomes": outcomes, "accepted": accepted, **self._limits()}
+        response = render(request, self.template_name, context, status=status)
+        waits = [outcome.retry_after for outcome in outcomes if outcome.retry_after]
+        if status == 503 and waits:
+            response["Retry-After"] = str(max(waits))  # the page's script waits this long and sends again
+        return response
+
+    @staticmethod
+    def _limits() -> dict[str, float | int]:
+        # The page's script refuses oversize files before sending them, with the server's own limit.
+        return {"max_mb": settings.ASSET_MAX_BYTES / 1e6, "max_bytes": settings.ASSET_MAX_BYTES}

@@ -1,0 +1,231 @@
+"""Every human write to detections: accept, reject, relabel, manual tags and boxes, removing, bulk
+actions over many assets, and annotations imported from other tools. The pipeline's writes (what the
+detector found) are in ``tagging.services``; both keep the tag summary current with ``tags_rebuild``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from media.models import Asset
+from media.services import asset_delete
+from review.validation import LABEL_ACTIONS
+from tagging.boxes import Box
+from tagging.labels import normalize_label
+from tagging.models import Detection, DetectionSource, ReviewState
+from tagging.services import label_get_or_create, tagging_reset, tags_rebuild
+from tagging.tasks import tagging_enqueue
+
+# An imported box this close to an existing one of the same label is the same object.
+IMPORT_DUPLICATE_IOU = 0.9
+
+
+def manual_detection_build(
+    *, asset: Asset, label: str, box: Box | None, reviewed_at: datetime | None = None
+) -> Detection:
+    """An unsaved manual detection: accepted, confidence 1, its box clamped to the picture."""
+    detection = Detection(
+        asset=asset,
+        label=label_get_or_create(name=label),
+        confidence=1.0,
+        source=DetectionSource.MANUAL,
+        review=ReviewState.ACCEPTED,
+        reviewed_at=reviewed_at or timezone.now(),
+    )
+    detection.box = box.clamped(asset.width, asset.height) if box is not None else None
+    return detection
+
+
+def detection_add_manual(*, asset: Asset, label: str, box: Box | None = None) -> Detection:
+    """A tag a person added, with or without a box. It survives re-tagging."""
+    with transaction.atomic():
+        detection = manual_detection_build(asset=asset, label=label, box=box)
+        detection.save()
+        tags_rebuild(asset=asset)
+    return detection
+
+
+def detection_review(*, detection: Detection, accept: bool, label: str | None = None) -> Detection:
+    """Accept or reject a detection, optionally changing its label. Reviewed detections survive re-tagging."""
+    with transaction.atomic():
+        detection.review = ReviewState.ACCEPTED if accept else ReviewState.REJECTED
+        detection.reviewed_at = timezone.now()
+        if label is not None:
+            new_label = label_get_or_create(name=label)
+            if new_label.pk != detection.label_id and detection.source == DetectionSource.AUTO:
+                detection.suggested_label_id = detection.suggested_label_id or detection.label_id
+            detection.label = new_label
+        detection.save(update_fields=["review", "reviewed_at", "label", "suggested_label"])
+        tags_rebuild(asset=detection.asset)
+    return detection
+
+
+def detection_delete(*, detection: Detection) -> bool:
+    """Take a detection off its asset. True if the row was deleted.
+
+    A manual one is deleted. An automatic one is rejected instead: kept, hidden, and so not found
+    again by the next re-tagging.
+    """
+    asset = detection.asset
+    with transaction.atomic():
+        if detection.source == DetectionSource.MANUAL:
+            detection.delete()
+            tags_rebuild(asset=asset)
+            return True
+        detection.review = ReviewState.REJECTED
+        detection.reviewed_at = timezone.now()
+        detection.save(update_fields=["review", "reviewed_at"])
+        tags_rebuild(asset=asset)
+    return False
+
+
+def _label_remove(asset: Asset, name: str) -> bool:
+    """Manual detections of ``name`` deleted, automatic ones rejected; no tags_rebuild."""
+    changed = False
+    for detection in asset.detections.filter(label__name=name).exclude(review=ReviewState.REJECTED):
+        if detection.source == DetectionSource.MANUAL:
+            detection.delete()
+        else:
+            detection.review = ReviewState.REJECTED
+            detection.reviewed_at = timezone.now()
+            detection.save(update_fields=["review", "reviewed_at"])
+        changed = True
+    return changed
+
+
+def manual_labels(asset: Asset) -> set[str]:
+    return set(
+        asset.detections.filter(source=DetectionSource.MANUAL)
+        .exclude(review=ReviewState.REJECTED)
+        .values_list("label__name", flat=True)
+    )
+
+
+def asset_manual_tags_set(*, asset: Asset, labels: Iterable[str]) -> Asset:
+    """Make the asset's manual labels exactly ``labels``.
+
+    A new label becomes a manual tag without a box; a label left out loses its manual detections,
+    boxed ones included. Automatic detections are not touched.
+    """
+    wanted = {normalize_label(name) for name in labels} - {""}
+    with transaction.atomic():
+        current = manual_labels(asset)
+        for name in sorted(current - wanted):
+            asset.detections.filter(label__name=name, source=DetectionSource.MANUAL).delete()
+        for name in sorted(wanted - current):
+            detection_add_manual(asset=asset, label=name)  # rebuilds the summary
+        tags_rebuild(asset=asset)
+    return asset
+
+
+# --- bulk -----------------------------------------------------------------------------------------
+
+
+def assets_retag(*, assets: QuerySet[Asset]) -> int:
+    """Reset the assets to pending and queue them once committed; detections stay until replaced."""
+    ids = list(assets.values_list("pk", flat=True))
+    with transaction.atomic():
+        count = tagging_reset(assets=Asset.objects.filter(pk__in=ids))
+        transaction.on_commit(lambda: tagging_enqueue(asset_ids=ids), robust=True)
+    return count
+
+
+def assets_delete(*, assets: QuerySet[Asset]) -> int:
+    count = 0
+    with transaction.atomic():
+        for asset in assets:
+            asset_delete(asset=asset)
+            count += 1
+    return count
+
+
+def assets_tag_add(*, assets: QuerySet[Asset], label: str) -> int:
+    """A manual tag (no box) on every asset that does not have one for ``label``; how many got one."""
+    name = normalize_label(label)
+    count = 0
+    with transaction.atomic():
+        for asset in assets:
+            if name not in manual_labels(asset):
+                detection_add_manual(asset=asset, label=name)
+                count += 1
+    return count
+
+
+def assets_tag_remove(*, assets: QuerySet[Asset], label: str) -> int:
+    """``label`` off every asset (manual detections deleted, automatic ones rejected); how many changed."""
+    name = normalize_label(label)
+    count = 0
+    with transaction.atomic():
+        for asset in assets:
+            if _label_remove(asset, name):
+                tags_rebuild(asset=asset)
+                count += 1
+    return count
+
+
+# --- imported annotations -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportCount:
+    created: int
+    duplicates: int
+
+
+def detections_import(*, asset: Asset, items: Sequence[tuple[str, Box | None]]) -> ImportCount:
+    """Add annotations from another tool as manual detections, skipping ones the asset already has.
+
+    A box is a duplicate of a visible detection with the same label and IoU >= 0.9; a label without
+    a box is a duplicate of a visible boxless detection with that label.
+    """
+    with transaction.atomic():
+        existing: list[tuple[str, Box | None]] = [
+            (detection.label.name, detection.box)
+            for detection in asset.detections.select_related("label").exclude(review=ReviewState.REJECTED)
+        ]
+        rows: list[Detection] = []
+        duplicates = 0
+        now = timezone.now()
+        for raw_label, raw_box in items:
+            name = normalize_label(raw_label)
+            box = raw_box.clamped(asset.width, asset.height) if raw_box is not None else None
+            if any(_same(name, box, other_name, other_box) for other_name, other_box in existing):
+                duplicates += 1
+                continue
+            existing.append((name, box))
+            rows.append(manual_detection_build(asset=asset, label=name, box=box, reviewed_at=now))
+        Detection.objects.bulk_create(rows)
+        if rows:
+            tags_rebuild(asset=asset)
+    return ImportCount(created=len(rows), duplicates=duplicates)
+
+
+def _same(name: str, box: Box | None, other_name: str, other_box: Box | None) -> bool:
+    if name != other_name:
+        return False
+    if box is None or other_box is None:
+        return box is None and other_box is None
+    return box.iou(other_box) >= IMPORT_DUPLICATE_IOU
+
+
+# --- one entry point for the bulk actions (the library page's toolbar) ------------------------------
+
+
+def assets_bulk_action(*, assets: QuerySet[Asset], action: str, label: str = "") -> int:
+    """Run one bulk action ("retag", "delete", "add_tag", "remove_tag"); how many assets it changed."""
+    if action == "retag":
+        return assets_retag(assets=assets)
+    if action == "delete":
+        return assets_delete(assets=assets)
+    if action in LABEL_ACTIONS:
+        if not normalize_label(label):
+            raise ValueError(f"{action} needs a label.")
+        apply = assets_tag_add if action == "add_tag" else assets_tag_remove
+        return apply(assets=assets, label=label)
+    raise ValueError(f"Unknown bulk action {action!r}.")

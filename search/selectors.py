@@ -1,0 +1,340 @@
+"""Reads for search: run a parsed query against the user's assets, sort, count labels (facets).
+
+Every query starts from ``assets_visible_to``. Label conditions become ``EXISTS`` subqueries on the
+per-asset summary (AssetTag), so PostgreSQL answers them from the (label, asset) indexes instead of
+scanning detections; see docs/search.md for the plans and timings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any, Literal
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Exists, F, FilteredRelation, FloatField, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from media.models import Asset
+from media.selectors import assets_visible_to
+from search.labels import SYNONYMS, label_candidates
+from search.nodes import (
+    And,
+    AnyTag,
+    Compare,
+    DateMissing,
+    DateRange,
+    FieldEquals,
+    FilenameMatch,
+    LabelTerm,
+    Node,
+    Not,
+    Or,
+    positive_labels,
+    required_labels,
+    walk,
+)
+from search.query import parse_query
+from tagging.coco_categories import COCO_LABELS
+from tagging.labels import normalize_label
+from tagging.models import AssetTag, Detection, Label, ReviewState
+
+Sort = Literal["newest", "oldest", "confidence", "objects"]
+SORTS: dict[str, str] = {
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+    "confidence": "Confidence of the label",
+    "objects": "Number of objects",
+}
+MAX_FACETS = 200
+
+_LOOKUPS = {"=": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
+
+
+# --- parsing with the user's labels ------------------------------------------------------------
+
+
+def label_vocabulary(candidates: set[str], *, assets: QuerySet[Asset]) -> set[str]:
+    """Which of these names are labels for whoever owns ``assets``: COCO's plus those on their pictures.
+
+    Never the whole Label table: how a word resolves (and whether the page says "no such label")
+    must not reveal the labels other people typed.
+    """
+    if not candidates:
+        return set()
+    on_assets = AssetTag.objects.filter(label_id=OuterRef("pk"), asset__in=assets.order_by().values("pk"))
+    stored = Label.objects.filter(name__in=candidates).filter(Exists(on_assets)).values_list("name", flat=True)
+    return (candidates & COCO_LABELS) | set(stored)
+
+
+def query_parse(text: str, *, assets: QuerySet[Asset]) -> Node | None:
+    """Parse search box text with the vocabulary of ``assets`` (the searcher's). Raises QueryError."""
+    return parse_query(
+        text, vocabulary=lambda names: label_vocabulary(names, assets=assets), today=timezone.localdate()
+    )
+
+
+def labels_resolve(names: Sequence[str], *, assets: QuerySet[Asset]) -> list[str]:
+    """Structured ``label=`` values resolved like query words (``dogs`` -> ``dog``)."""
+    wanted = {candidate for name in names for candidate in label_candidates(name)}
+    known = label_vocabulary(wanted, assets=assets)
+    resolved = []
+    for name in names:
+        candidates = label_candidates(name)
+        resolved.append(next((c for c in candidates if c in known), candidates[0] if candidates else ""))
+    return [name for name in dict.fromkeys(resolved) if name]
+
+
+# --- compiling a query --------------------------------------------------------------------------
+
+
+def _label_ids(query: Node | None) -> dict[str, int]:
+    names = {item.label for item, _ in walk(query) if isinstance(item, LabelTerm)}
+    if not names:
+        return {}
+    return dict(Label.objects.filter(name__in=names).values_list("name", "id"))
+
+
+def _compare(field: str, compare: Compare) -> Q:
+    if compare.op == "!=":
+        return ~Q(**{field: compare.value})
+    return Q(**{f"{field}__{_LOOKUPS[compare.op]}": compare.value})
+
+
+def _everything() -> Q:
+    # Not Q(): an empty Q negates to an empty Q, which would make NOT(everything) match everything.
+    return Q(pk__isnull=False)
+
+
+def _nothing() -> Q:
+    return Q(pk__in=[])
+
+
+def _tags(label_id: int) -> QuerySet[AssetTag]:
+    # owner_id repeats what asset_id implies; with it PostgreSQL can start from the user's rows of
+    # the (owner, label, ...) index when the label is rare, instead of probing asset by asset.
+    return AssetTag.objects.filter(asset_id=OuterRef("pk"), owner_id=OuterRef("owner_id"), label_id=label_id)
+
+
+def _tag_conditions(term: LabelTerm, label_id: int) -> Q:
+    """What one summary row must satisfy for ``term`` (a label that has to be present)."""
+    condition = Q(label_id=label_id)
+    if term.count is not None:
+        condition &= _compare("count", term.count)
+    for compare in term.confidence:
+        condition &= _compare("confidence", compare)
+    for compare in term.area:
+        condition &= _compare("max_area", compare)
+    return condition
+
+
+def _label_q(term: LabelTerm, label_ids: dict[str, int]) -> Q:
+    label_id = label_ids.get(term.label)
+    if term.counts_absence:
+        assert term.count is not None
+        # "car=0", "dog<2": no summary row may break the count; an absent label has count 0.
+        breaking = term.count.negated()
+        if label_id is None or not any(breaking.accepts(n) for n in (1, 2, breaking.value, breaking.value + 1)):
+            return _everything()
+        return ~Q(Exists(_tags(label_id).filter(_compare("count", breaking))))
+    if label_id is None:
+        return _nothing()
+    return Q(Exists(_tags(label_id).filter(_tag_conditions(term, label_id))))
+
+
+def _or_q(items: tuple[Node, ...], label_ids: dict[str, int]) -> Q:
+    # "cat OR dog@0.8 OR horse" is one EXISTS over the summary with the conditions OR-ed inside:
+    # PostgreSQL turns that into a single semi-join, where OR-ed EXISTS would each be a subplan.
+    present = [
+        item for item in items if isinstance(item, LabelTerm) and not item.counts_absence and item.label in label_ids
+    ]
+    result = _nothing()
+    if len(present) > 1:
+        inside = Q(pk__in=[])
+        for term in present:
+            inside |= _tag_conditions(term, label_ids[term.label])
+        tags = AssetTag.objects.filter(asset_id=OuterRef("pk"), owner_id=OuterRef("owner_id")).filter(inside)
+        result |= Q(Exists(tags))
+    else:
+        present = []
+    for item in items:
+        if not any(item is term for term in present):
+            result |= _to_q(item, label_ids)
+    return result
+
+
+def _start_of(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
+def _filename_q(pattern: str) -> Q:
+    if "*" not in pattern and "?" not in pattern:
+        return Q(original_filename__icontains=pattern)
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return Q(original_filename__iregex=f"^{regex}$")
+
+
+def _to_q(node: Node, label_ids: dict[str, int]) -> Q:
+    if isinstance(node, And):
+        parts = [_to_q(item, label_ids) for item in node.items] or [_everything()]
+        result = parts[0]
+        for part in parts[1:]:
+            result &= part
+        return result
+    if isinstance(node, Or):
+        return _or_q(node.items, label_ids)
+    if isinstance(node, Not):
+        return ~_to_q(node.item, label_ids)
+    if isinstance(node, LabelTerm):
+        return _label_q(node, label_ids)
+    if isinstance(node, AnyTag):
+        tags = AssetTag.objects.filter(asset_id=OuterRef("pk"))
+        if node.min_confidence is not None:
+            tags = tags.filter(confidence__gte=node.min_confidence)
+        if node.min_count is not None:
+            tags = tags.filter(count__gte=node.min_count)
+        return Q(Exists(tags))
+    if isinstance(node, DateRange):
+        column = "created_at" if node.field == "uploaded" else "taken_at"
+        bounds = {}
+        if node.start is not None:
+            bounds[f"{column}__gte"] = _start_of(node.start)
+        if node.end is not None:
+            bounds[f"{column}__lt"] = _start_of(node.end)
+        return Q(**bounds) if bounds else _everything()
+    if isinstance(node, DateMissing):
+        return Q(taken_at__isnull=True)
+    if isinstance(node, FieldEquals):
+        if node.field == "status":
+            return Q(tagging_status=node.value)
+        if node.field == "format":
+            return Q(format=node.value)
+        # A rejected detection is not a tag, so it does not make an asset "manual" or "auto".
+        detections = Detection.objects.filter(asset_id=OuterRef("pk"), source=node.value).exclude(
+            review=ReviewState.REJECTED
+        )
+        return Q(Exists(detections))
+    if isinstance(node, FilenameMatch):
+        return _filename_q(node.pattern)
+    raise TypeError(f"cannot search for {node!r}")
+
+
+def assets_filter(*, assets: QuerySet[Asset], query: Node | None) -> QuerySet[Asset]:
+    """``assets`` (already scoped to a user) narrowed to those matching ``query``."""
+    if query is None:
+        return assets
+    return assets.filter(_to_q(query, _label_ids(query)))
+
+
+def assets_sort(
+    *, assets: QuerySet[Asset], sort: str, label: str | None = None, label_required: bool = False
+) -> QuerySet[Asset]:
+    """Order for display and keyset paging; every ordering ends in the unique id.
+
+    ``label_required`` says every asset in ``assets`` has ``label`` (the query demands it), which
+    allows sorting by confidence through a join that the (owner, label, confidence) index feeds
+    in order, instead of computing a subquery for every match.
+    """
+    if sort == "oldest":
+        return assets.order_by("created_at", "id")
+    if sort == "confidence":
+        label_id = Label.objects.filter(name=label).values_list("id", flat=True).first() if label else None
+        if label_id is not None and label_required:
+            # One summary row per (asset, label): the join adds no duplicates. The owner condition
+            # lets the (owner, label, confidence) index deliver the rows already in order.
+            joined = assets.filter(tags__label_id=label_id, tags__owner_id=F("owner_id")).annotate(
+                sort_confidence=F("tags__confidence")
+            )
+            return joined.order_by("-sort_confidence", "-created_at", "-id")
+        if label_id is None:
+            best: Any = Value(-1.0)
+        else:
+            # One LEFT JOIN to the label's summary row (not a subquery per match); -1 for assets
+            # without the label (possible under OR), so they sort last, never NULL.
+            assets = assets.annotate(
+                sort_tag=FilteredRelation("tags", condition=Q(tags__label_id=label_id, tags__owner_id=F("owner_id")))
+            )
+            best = Coalesce(F("sort_tag__confidence"), Value(-1.0), output_field=FloatField())
+        return assets.annotate(sort_confidence=best).order_by("-sort_confidence", "-created_at", "-id")
+    if sort == "objects":
+        # Kept on the asset by tags_rebuild, so the (owner, objects, created, id) index gives the order.
+        return assets.order_by("-object_count", "-created_at", "-id")
+    return assets.order_by("-created_at", "-id")
+
+
+def assets_search(
+    *, user: AbstractBaseUser | AnonymousUser, query: Node | None, sort: str = "newest"
+) -> QuerySet[Asset]:
+    """The user's assets matching ``query``, in ``sort`` order (confidence: of the first label asked for)."""
+    return assets_find(assets=assets_visible_to(user), query=query, sort=sort)
+
+
+def assets_find(*, assets: QuerySet[Asset], query: Node | None, sort: str) -> QuerySet[Asset]:
+    """``assets`` (already scoped to a user) filtered by ``query`` and sorted."""
+    labels = positive_labels(query)
+    label = labels[0] if labels else None
+    required = label in required_labels(query)
+    if sort == "confidence" and required:
+        # The sort joins the label's summary row, which already demands the label: a bare
+        # top-level term for it would only add a second, order-breaking join.
+        query = _without_bare_term(query, label)
+    return assets_sort(
+        assets=assets_filter(assets=assets, query=query), sort=sort, label=label, label_required=required
+    )
+
+
+def _without_bare_term(query: Node | None, label: str | None) -> Node | None:
+    def bare(item: Node) -> bool:
+        return (
+            isinstance(item, LabelTerm)
+            and item.label == label
+            and item == LabelTerm(label=item.label, known=item.known, span=item.span)
+        )
+
+    if query is not None and bare(query):
+        return None
+    if isinstance(query, And):
+        kept = tuple(item for item in query.items if not bare(item))
+        return None if not kept else kept[0] if len(kept) == 1 else And(kept)
+    return query
+
+
+# --- facets -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Facet:
+    label: str
+    count: int
+
+
+def label_facets(
+    *, user: AbstractBaseUser | AnonymousUser, query: Node | None, prefix: str = "", limit: int = 30
+) -> list[Facet]:
+    """How many of the user's assets matching ``query`` carry each label, most common first.
+
+    With ``prefix`` only labels starting with it (or with a synonym or plural starting with it)
+    are counted: that is the autocomplete.
+    """
+    if not user.is_authenticated:
+        return []
+    matching = assets_filter(assets=assets_visible_to(user), query=query)
+    # owner_id repeats what the asset subquery already guarantees; it lets PostgreSQL read only
+    # this user's part of the (owner, label, ...) index.
+    tags = AssetTag.objects.filter(owner_id=user.pk, asset__in=matching.order_by().values("pk"))
+    word = normalize_label(prefix)
+    if word:
+        # Synonyms and plurals only from three letters on: "c" would match half the synonym table.
+        also = set(label_candidates(word)) if len(word) >= 3 else set()
+        also.update(target for name, target in SYNONYMS.items() if len(word) >= 3 and name.startswith(word))
+        tags = tags.filter(Q(label__name__startswith=word) | Q(label__name__in=also))
+    # Grouped by id, not name: joining the label table to every tag row costs more than the count.
+    # There are few labels, so all groups come back and ties are ordered by name here.
+    counts = dict(tags.order_by().values("label_id").annotate(count=Count("asset_id")).values_list("label_id", "count"))
+    names = dict(Label.objects.filter(pk__in=counts).values_list("id", "name"))
+    facets = sorted((Facet(label=names[pk], count=count) for pk, count in counts.items() if pk in names),
+                    key=lambda facet: (-facet.count, facet.label))  # fmt: skip
+    return facets[: max(1, min(limit, MAX_FACETS))]
