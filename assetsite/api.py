@@ -19,7 +19,8 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class ApiError(exceptions.APIException):
-    """An error with a chosen status, code and message; ``extra`` adds keys to the body (``parameter``)."""
+    """An error with a chosen status, code and message; ``extra`` adds keys to the body (``parameter``),
+    ``retry_after`` a Retry-After header."""
 
     def __init__(
         self,
@@ -28,10 +29,12 @@ class ApiError(exceptions.APIException):
         code: str,
         status_code: int = status.HTTP_400_BAD_REQUEST,
         extra: dict[str, Any] | None = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(detail=message, code=code)
         self.status_code = status_code
         self.extra = extra or {}
+        self.wait = retry_after  # DRF's handler turns it into a Retry-After header
 
 
 def _first_message(errors: Any) -> str:

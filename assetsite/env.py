@@ -64,6 +64,21 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_ports(name: str, default: frozenset[int]) -> frozenset[int] | None:
+    """Comma-separated TCP ports, or ``*`` for any (returned as None)."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if raw.strip() == "*":
+        return None
+    ports: set[int] = set()
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        if not item.isdigit() or not 1 <= int(item) <= 65535:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a port (1-65535); list ports like 80,443 or use *.")
+        ports.add(int(item))
+    return frozenset(ports)
+
+
 def parse_label_thresholds(text: str, *, name: str = "TAGGING_LABEL_THRESHOLDS") -> dict[str, float]:
     """``"person=0.7, traffic light=0.4"`` → ``{"person": 0.7, "traffic light": 0.4}``."""
     thresholds: dict[str, float] = {}

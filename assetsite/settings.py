@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from assetsite.env import env_bool, env_float, env_int, env_list, env_str, parse_label_thresholds
+from assetsite.env import env_bool, env_float, env_int, env_list, env_ports, env_str, parse_label_thresholds
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: an oversized API body is refused before anything reads it.
+    "assetsite.body_limits.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -169,6 +171,16 @@ ASSET_MAX_PIXELS = env_int("ASSET_MAX_PIXELS", 100_000_000, minimum=1)
 ASSET_MAX_FRAMES = env_int("ASSET_MAX_FRAMES", 5000, minimum=1)
 ASSET_MAX_ANIMATION_PIXELS = env_int("ASSET_MAX_ANIMATION_PIXELS", 1_000_000_000, minimum=1)
 ASSET_STRIP_GPS = env_bool("ASSET_STRIP_GPS", True)
+# Decoding memory (media/decoding.py): a decoded frame costs up to 4 bytes per pixel whatever the file size.
+# Pixels of decoded frames in flight at once per process (one frame over it still decodes, alone)...
+ASSET_DECODE_PIXEL_BUDGET = env_int("ASSET_DECODE_PIXEL_BUDGET", ASSET_MAX_PIXELS, minimum=1)
+# ...and decodes of at least ASSET_HEAVY_DECODE_PIXELS at once per machine (flock slots in the lock
+# directory, shared by every process using it); 0 slots: no cap. Whoever waits longer than
+# ASSET_DECODE_WAIT seconds is answered 503 server_busy with Retry-After.
+ASSET_HEAVY_DECODE_PIXELS = env_int("ASSET_HEAVY_DECODE_PIXELS", 16_000_000, minimum=1)
+ASSET_HEAVY_DECODE_SLOTS = env_int("ASSET_HEAVY_DECODE_SLOTS", 2, minimum=0)
+ASSET_DECODE_WAIT = env_float("ASSET_DECODE_WAIT", 10.0, low=0.0, high=600.0)
+ASSET_DECODE_LOCK_DIR = Path(env_str("ASSET_DECODE_LOCK_DIR", str(VAR_DIR / "locks"))).resolve()
 # Signed file URLs (media.signing): how long they work by default, and at most when a client asks.
 FILE_URL_LIFETIME = env_int("FILE_URL_LIFETIME", 3600, minimum=1)
 FILE_URL_MAX_LIFETIME = env_int("FILE_URL_MAX_LIFETIME", 7 * 24 * 3600, minimum=1)
@@ -185,6 +197,9 @@ FILE_UPLOAD_HANDLERS = [
 ]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("DATA_UPLOAD_MAX_NUMBER_FILES", 200, minimum=1)
+# Largest JSON or form-encoded API body (assetsite/body_limits.py): 413 before it is read. Bulk requests
+# of BULK_MAX_ASSETS ids take about 40 bytes per id; uploads (multipart) and COCO imports have their own.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 
 # --- REST API -----------------------------------------------------------------------------------
 
@@ -318,6 +333,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # Off in production: a hook could otherwise make the server call into its own network.
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+# Ports a hook may use: the web's own. Without a list, a hook could make the server speak HTTP at a mail,
+# cache or database port of a public host; "*" allows any port (receivers inside your own network, tests).
+WEBHOOK_ALLOWED_PORTS = env_ports("WEBHOOK_ALLOWED_PORTS", frozenset({80, 443, 8080, 8443}))
 WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 10.0, low=0.1, high=120.0)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
 # Attempt n+1 waits WEBHOOK_RETRY_BASE * 4**(n-1) seconds, at most WEBHOOK_RETRY_MAX: 30 s, 2 min, 8 min, ...
@@ -357,6 +375,11 @@ if not DEBUG:
     # Production: load balancers and container healthchecks probe /health/ over plain HTTP inside the
     # network; redirecting them to HTTPS would fail every probe.
     SECURE_REDIRECT_EXEMPT = [r"^health/"]
+
+# /health/ tells anyone ok/degraded/down; details go to staff and to monitors sending X-Health-Token with
+# this value (empty: staff only). The worker ping's result is shared for this many seconds.
+HEALTH_TOKEN = env_str("HEALTH_TOKEN", "")
+HEALTH_WORKER_CACHE_SECONDS = env_float("HEALTH_WORKER_CACHE_SECONDS", 5.0, low=0.0, high=300.0)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOG_FORMAT = env_str("LOG_FORMAT", "plain")  # "json" for one JSON object per line

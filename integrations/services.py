@@ -65,7 +65,9 @@ def token_revoke(*, user: AbstractBaseUser) -> bool:
 def _checked_url(url: str) -> str:
     url = url.strip()
     try:
-        webhooks.target_resolve(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS)
+        webhooks.target_resolve(
+            url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS, allowed_ports=settings.WEBHOOK_ALLOWED_PORTS
+        )
     except webhooks.UnsafeTarget as error:
         raise WebhookInvalid(str(error)) from None
     return url
@@ -279,7 +281,11 @@ def delivery_attempt(*, delivery_pk: int) -> WebhookDelivery | None:
     else:
         try:
             # Resolved again now: the name may point somewhere else than when the hook was saved.
-            target = webhooks.target_resolve(hook.url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS)
+            target = webhooks.target_resolve(
+                hook.url,
+                allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS,
+                allowed_ports=settings.WEBHOOK_ALLOWED_PORTS,
+            )
         except webhooks.UnsafeTarget as error:
             result = webhooks.PostResult(None, "", str(error), 0)
             retryable = isinstance(error, webhooks.UnresolvableHost)  # DNS trouble passes; a refused address not

@@ -79,19 +79,62 @@ class Target:
     addresses: tuple[str, ...]
 
 
-def _blocked(address: str) -> bool:
+# IPv6 ranges that carry an IPv4 address inside them. Python's ipaddress calls several "global", but a
+# packet to them reaches the embedded IPv4 host: 64:ff9b::169.254.169.254 is the cloud metadata service
+# behind a NAT64 gateway, 2002:7f00:1:: is 127.0.0.1 through a 6to4 relay.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix: the last 32 bits
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215 local-use translation: never public
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d (RFC 4291)
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # SIIT ::ffff:0:a.b.c.d (RFC 2765)
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # deprecated (RFC 3879) but still local where used
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, list[ipaddress.IPv4Address]]:
+    """The transition mechanism an IPv6 address belongs to and the IPv4 address(es) inside it."""
+    if ip.ipv4_mapped is not None:
+        return "IPv4-mapped", [ip.ipv4_mapped]
+    last32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in _NAT64:
+        return "NAT64", [last32]
+    if ip in _IPV4_TRANSLATED:
+        return "IPv4-translated", [last32]
+    if ip in _IPV4_COMPATIBLE and int(ip) > 1:  # not :: or ::1, which are refused on their own
+        return "IPv4-compatible", [last32]
+    if ip.sixtofour is not None:
+        return "6to4", [ip.sixtofour]
+    if ip.teredo is not None:
+        server, client = ip.teredo
+        return "Teredo", [client, server]
+    return "", []
+
+
+def _ipv4_blocked(ip: ipaddress.IPv4Address) -> bool:
+    return not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+
+
+def blocked_reason(address: str) -> str:
+    """Why a webhook may not connect to ``address`` ("" when it may): the reason names an embedded IPv4."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or not ip.is_global
-    )
+    if isinstance(ip, ipaddress.IPv4Address):
+        return "a private, loopback or reserved address" if _ipv4_blocked(ip) else ""
+    mechanism, inner = _embedded_ipv4(ip)
+    if mechanism in ("Teredo", "IPv4-compatible", "IPv4-translated"):
+        # Tunnels and deprecated forms no public receiver uses: refused whatever they carry.
+        return f"a private, loopback or reserved address ({mechanism} for {inner[0]})"
+    if mechanism:
+        if any(_ipv4_blocked(embedded) for embedded in inner):
+            return f"a private, loopback or reserved address ({mechanism} for {inner[0]})"
+        return ""  # a public IPv4 host behind NAT64 or 6to4: judged by the IPv4 address, which is public
+    if ip in _NAT64_LOCAL or ip in _SITE_LOCAL:
+        return "a private, loopback or reserved address (site-local)"
+    if not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified or ip.is_site_local:
+        return "a private, loopback or reserved address"
+    return ""
+
+
+def ports_text(ports: frozenset[int]) -> str:
+    names = [str(port) for port in sorted(ports)]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def url_check(url: str) -> tuple[str, str, int, str]:
@@ -120,13 +163,20 @@ def url_check(url: str) -> tuple[str, str, int, str]:
     return scheme, host, port or (443 if scheme == "https" else 80), path
 
 
-def target_resolve(url: str, *, allow_private: bool) -> Target:
+def target_resolve(url: str, *, allow_private: bool, allowed_ports: frozenset[int] | None = None) -> Target:
     """Check ``url`` and the addresses its host resolves to now.
 
     Every address must be public unless ``allow_private``: a name that resolves to one public and
-    one private address is refused, since the connection could go to either.
+    one private address is refused, since the connection could go to either. IPv6 addresses that embed
+    an IPv4 one (NAT64, 6to4, IPv4-mapped, ...) are judged by the IPv4 address inside. The port must be
+    in ``allowed_ports`` (None: any), so a hook cannot speak HTTP at a mail, cache or database server.
     """
     scheme, host, port, path = url_check(url)
+    if allowed_ports is not None and port not in allowed_ports:
+        raise UnsafeTarget(
+            f"Port {port} is not open to webhooks; use port {ports_text(allowed_ports)} "
+            "(WEBHOOK_ALLOWED_PORTS sets the list)."
+        )
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError) as error:
@@ -135,12 +185,13 @@ def target_resolve(url: str, *, allow_private: bool) -> Target:
     if not addresses:
         raise UnresolvableHost(f"The host {host} has no address.")
     if not allow_private:
-        blocked = [address for address in addresses if _blocked(address)]
-        if blocked:
-            raise UnsafeTarget(
-                f"{host} resolves to {blocked[0]}, a private, loopback or reserved address; webhooks only go to "
-                "public addresses (WEBHOOK_ALLOW_PRIVATE_TARGETS lifts this)."
-            )
+        for address in addresses:
+            reason = blocked_reason(address)
+            if reason:
+                raise UnsafeTarget(
+                    f"{host} resolves to {address}, {reason}; webhooks only go to public addresses "
+                    "(WEBHOOK_ALLOW_PRIVATE_TARGETS lifts this)."
+                )
     return Target(scheme=scheme, host=host, port=port, path=path, addresses=addresses)
 
 

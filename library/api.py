@@ -199,6 +199,7 @@ class AssetViewSet(QueryErrorPositionMixin, viewsets.ModelViewSet):  # PATCH, no
             400: ErrorSerializer,
             413: ErrorSerializer,
             415: ErrorSerializer,
+            503: OpenApiResponse(ErrorSerializer, description="Too many large images being decoded; see Retry-After."),
         },
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -215,7 +216,9 @@ class AssetViewSet(QueryErrorPositionMixin, viewsets.ModelViewSet):  # PATCH, no
         try:
             result = asset_create(owner=request.user, file=upload, filename=upload.name)
         except AssetRejected as rejection:
-            raise ApiError(rejection.message, code=rejection.code, status_code=rejection.status) from None
+            raise ApiError(
+                rejection.message, code=rejection.code, status_code=rejection.status, retry_after=rejection.retry_after
+            ) from None
         serializer = self.get_serializer(asset_mark_new(result.asset) if result.created else result.asset)
         return Response(serializer.data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 

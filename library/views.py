@@ -234,6 +234,7 @@ class UploadOutcome:
     created: bool
     error: str = ""
     status: int = 200
+    retry_after: int | None = None
 
 
 class UploadView(LoginRequiredMixin, View):
@@ -258,7 +259,8 @@ class UploadView(LoginRequiredMixin, View):
             try:
                 result = asset_create(owner=request.user, file=upload, filename=upload.name)
             except AssetRejected as rejection:
-                outcomes.append(UploadOutcome(rejection.filename, None, False, rejection.message, rejection.status))
+                outcomes.append(UploadOutcome(rejection.filename, None, False, rejection.message, rejection.status,
+                                              rejection.retry_after))
             else:
                 outcomes.append(UploadOutcome(result.asset.original_filename, result.asset, result.created))
         if not outcomes:
@@ -267,7 +269,11 @@ class UploadView(LoginRequiredMixin, View):
         statuses = {outcome.status for outcome in outcomes}
         status = 200 if accepted else (statuses.pop() if len(statuses) == 1 else 400)
         context = {"outcomes": outcomes, "accepted": accepted, **self._limits()}
-        return render(request, self.template_name, context, status=status)
+        response = render(request, self.template_name, context, status=status)
+        waits = [outcome.retry_after for outcome in outcomes if outcome.retry_after]
+        if status == 503 and waits:
+            response["Retry-After"] = str(max(waits))  # the page's script waits this long and sends again
+        return response
 
     @staticmethod
     def _limits() -> dict[str, float | int]:

@@ -16,6 +16,7 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
+from media.decoding import DecodeLimits
 from media.imaging import ImageRejected, derived_exif, make_thumbnails, open_and_verify
 from media.models import Asset
 from media.renditions import renditions_delete
@@ -27,12 +28,15 @@ logger = logging.getLogger(__name__)
 class AssetRejected(Exception):
     """An upload was refused. ``code`` is stable for clients, ``message`` is for people."""
 
-    def __init__(self, code: str, message: str, *, status: int = 400, filename: str = "") -> None:
+    def __init__(
+        self, code: str, message: str, *, status: int = 400, filename: str = "", retry_after: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
         self.filename = filename
+        self.retry_after = retry_after  # seconds, when the refusal is only "not now" (503)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,20 @@ def _file_size(source: IO[bytes]) -> int:
     return size
 
 
+_REJECTION_STATUS = {"unsupported_format": 415, "too_many_pixels": 413, "too_many_frames": 413, "server_busy": 503}
+
+
+def decode_limits() -> DecodeLimits:
+    """The decode budget and machine-wide slots from the settings (README: ASSET_DECODE_*)."""
+    return DecodeLimits(
+        pixel_budget=settings.ASSET_DECODE_PIXEL_BUDGET,
+        heavy_pixels=settings.ASSET_HEAVY_DECODE_PIXELS,
+        heavy_slots=settings.ASSET_HEAVY_DECODE_SLOTS,
+        lock_dir=settings.ASSET_DECODE_LOCK_DIR,
+        wait_seconds=settings.ASSET_DECODE_WAIT,
+    )
+
+
 def _delete_quietly(names: list[str]) -> None:
     for name in names:
         try:
@@ -109,19 +127,27 @@ def asset_create(*, owner: AbstractBaseUser, file: IO[bytes], filename: str | No
     if existing is not None:
         return UploadResult(asset=existing, created=False)
     try:
-        info, upright, exif = open_and_verify(
+        # Decoded only as large as the biggest thumbnail needs; the full-size frame never outlives the
+        # decoder and counts against the decode budget while it exists.
+        info, working, exif = open_and_verify(
             file,
             max_pixels=settings.ASSET_MAX_PIXELS,
             max_frames=settings.ASSET_MAX_FRAMES,
             max_animation_pixels=settings.ASSET_MAX_ANIMATION_PIXELS,
+            reduce_to=max(settings.ASSET_THUMBNAIL_SIZES.values()),
+            limits=decode_limits(),
         )
     except ImageRejected as rejection:
-        status = {"unsupported_format": 415, "too_many_pixels": 413, "too_many_frames": 413}.get(rejection.code, 400)
-        raise AssetRejected(rejection.code, f"{display_name}: {rejection.message}", status=status,
-                            filename=display_name) from None
+        raise AssetRejected(
+            rejection.code,
+            f"{display_name}: {rejection.message}",
+            status=_REJECTION_STATUS.get(rejection.code, 400),
+            filename=display_name,
+            retry_after=rejection.retry_after,
+        ) from None
     thumb_exif = derived_exif(exif, strip_gps=settings.ASSET_STRIP_GPS)
-    thumbnails = make_thumbnails(upright, settings.ASSET_THUMBNAIL_SIZES, exif=thumb_exif)
-    upright.close()
+    thumbnails = make_thumbnails(working, settings.ASSET_THUMBNAIL_SIZES, exif=thumb_exif)
+    working.close()
 
     asset = Asset(
         owner=owner,

@@ -322,6 +322,13 @@ def hostile() -> Iterator[Sample]:
               "1,000-character unicode name")
     yield bad("nul\x00byte.jpg", b"\x00" * 64, "hostile name", 415, NOT_RECOGNISED, "NUL in the name")
 
+    # Formats Pillow reads that are not accepted, and a broken multi-picture JPEG: never a 500.
+    yield bad("scan.ppm", b"P6\n4 4\n255\n" + b"\x80" * 48, "other format", 415, NOT_RECOGNISED,
+              "PPM: Pillow reads it, the site does not take it")
+    mpo = encode(_noise((160, 120), seed=5), "MPO", save_all=True,
+                 append_images=[_noise((160, 120), seed=6)])
+    yield bad("half.mpo", mpo[: len(mpo) // 3], "truncated", 400, CORRUPT, "MPO: first third of two pictures")
+
 
 def _scene() -> Image.Image:
     """Three large shapes the shipped test detector finds: proof that the odd encoding was decoded right."""
@@ -364,6 +371,12 @@ def odd_valid() -> Iterator[Sample]:
         data = encode(scene, fmt, save_all=True, append_images=blank, duration=80, loop=0)
         yield ok(f"animated.{EXT[fmt]}", data, "animated", size, f"3 frames {fmt}, shapes in the first")
     yield ok("photo.heic", encode(scene, "HEIF"), "HEIF", size, "HEIC, shapes")
+    yield ok("DSCF0001.MPO", encode(scene, "MPO", save_all=True, append_images=[blank[0]]), "multi-picture JPEG",
+             size, "MPO (stereo and multi-shot cameras): shapes in the first picture, stored as JPEG")
+    big = (size[0] * 3, size[1] * 3)
+    grey16_big = Image.frombytes("I;16", big, bytes(v for p in grey.resize(big).tobytes() for v in (p, p)))
+    yield ok("grey16-large.png", encode(grey16_big, "PNG"), "16-bit", big,
+             "16-bit greyscale PNG over 512 px (thumbnails are reduced from it), shapes")
     yield ok("../../etc/cron.d/job.jpg", encode(scene, "JPEG"), "hostile name, valid image", size,
              "traversal name, shapes: stored under originals/, name cleaned")
     yield ok("\u00e9" * 400 + ".png", encode(_noise((30, 40), seed=11), "PNG"), "hostile name, valid image",

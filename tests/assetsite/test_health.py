@@ -18,7 +18,8 @@ def test_liveness_needs_nothing(client):
 
 
 def test_health_reports_database_and_broker(client, settings):
-    body = client.get("/health/").json()
+    settings.HEALTH_TOKEN = "monitor"
+    body = client.get("/health/", HTTP_X_HEALTH_TOKEN="monitor").json()
     assert body["checks"]["database"]["ok"] is True
     assert body["checks"]["broker"]["ok"] is True
     assert body["status"] in ("ok", "degraded")
@@ -29,8 +30,9 @@ def test_health_is_503_when_the_broker_is_down(client, settings):
 
     original = app.conf.broker_url
     app.conf.broker_url = "redis://127.0.0.1:9/0"
+    settings.HEALTH_TOKEN = "monitor"
     try:
-        response = client.get("/health/")
+        response = client.get("/health/", HTTP_X_HEALTH_TOKEN="monitor")
     finally:
         app.conf.broker_url = original
     assert response.status_code == 503
