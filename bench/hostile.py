@@ -8,6 +8,12 @@ worker with the shipped shapes detector). Every file of testkit/hostile_corpus.p
 the API over HTTP. Hostile files must get their 4xx, error code and message, and leave no row and no
 file; odd-but-valid images must get 201 and then be tagged (the ones holding the shapes scene with
 their three shapes found) by a worker that is still the same process at the end.
+
+Then the attacks of issue 13 that are about people, not files (``--attacks only`` runs just these,
+``--attacks skip`` leaves them out): guessing a password and the cost of a refused guess, dodging
+limits with a forged X-Forwarded-For, reading API keys out of the database, a webhook ping to a
+receiver that never answers, and the Content-Security-Policy of the pages. Workers run as
+docker-compose.yml runs them: one for detection, one for webhooks.
 """
 
 from __future__ import annotations
@@ -25,7 +31,143 @@ sys.path.insert(0, str(REPO))
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--markdown", action="store_true", help="a Markdown table (default: aligned text)")
+    parser.add_argument("--attacks", choices=("run", "only", "skip"), default="run",
+                        help="the attacks after the corpus (default), only them, or none")
     return parser.parse_args(argv)
+
+
+# --- attacks on people rather than files (issue 13: login guessing, proxies, tokens, webhooks, CSP) ----------
+
+ATTACK_ENV = {"WEBHOOK_ALLOW_PRIVATE_TARGETS": "1", "WEBHOOK_TIMEOUT": "10"}
+ATTACK_PASSWORD = "a-long-unusual-passphrase-42"
+
+
+def _login(stack, username: str, password: str, forwarded: str = "") -> tuple[int, float, str]:
+    """One login through the form; (status, seconds for the POST, page text)."""
+    import re
+
+    import requests
+
+    session = requests.Session()
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    form = session.get(stack.url("/accounts/login/"), headers=headers, timeout=30).text
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    started = time.perf_counter()
+    answer = session.post(stack.url("/accounts/login/"), headers=headers, allow_redirects=False, timeout=60,
+                          data={"username": username, "password": password, "csrfmiddlewaretoken": csrf})
+    return answer.status_code, time.perf_counter() - started, answer.text
+
+
+def attacks(stack, detection_worker, webhook_worker) -> tuple[list[list[str]], int]:
+    """Runs each attack against the stack (its workers: detection only, webhooks only); returns the table's
+    rows and how many attacks were not held off as expected."""
+    import glob
+    import io
+    import shutil
+    import socket
+    import statistics
+    import subprocess
+
+    import requests
+
+    from tests.fixtures.shapes import three_shapes_scene
+    from tests.stack import free_port, wait_until
+
+    rows: list[list[str]] = []
+    failures = 0
+
+    def row(name: str, outcome: str, figures: str, ok: bool) -> None:
+        nonlocal failures
+        failures += not ok
+        rows.append([name, outcome, figures, "ok" if ok else "NOT AS EXPECTED"])
+
+    stack.python(
+        "from django.contrib.auth import get_user_model\n"
+        "for name in ('victim', 'bystander'):\n"
+        "    user, _ = get_user_model().objects.get_or_create(username=name)\n"
+        f"    user.set_password({ATTACK_PASSWORD!r}); user.save()\n"
+    )
+    limit = 5  # LOGIN_FAILURE_LIMIT's default
+    # 1. Guessing one user's password.
+    tries = [_login(stack, "victim", f"guess{n}") for n in range(12)]
+    statuses = [status for status, _, _ in tries]
+    checked = [seconds for status, seconds, _ in tries if status == 200]
+    refused = [seconds for status, seconds, _ in tries if status == 429]
+    right, _, page = _login(stack, "victim", ATTACK_PASSWORD)
+    ok = statuses == [200] * (limit - 1) + [429] * (12 - limit + 1) and right == 429 and "Try again after" in page
+    row("12 password guesses for one user", f"{statuses.count(200)} checked, then 429 with the time to retry; "
+        f"the right password too", f"checked guess {statistics.median(checked) * 1000:.0f} ms, refused "
+        f"{statistics.median(refused) * 1000:.0f} ms (median)", ok)
+    stack.manage("axes_reset_username", "victim")
+    unlocked, _, _ = _login(stack, "victim", ATTACK_PASSWORD)
+    row("staff unlock (manage.py axes_reset_username)", f"login answers {unlocked}", "", unlocked == 302)
+    stack.manage("axes_reset")
+
+    # 2. One address, many usernames, a new X-Forwarded-For each time.
+    statuses = [_login(stack, f"nobody{n}", "guess", forwarded=f"10.{n}.0.1")[0] for n in range(22)]
+    bystander, _, _ = _login(stack, "bystander", ATTACK_PASSWORD, forwarded="10.200.0.1")
+    ok = statuses == [200] * 19 + [429] * 3 and bystander == 429
+    row("22 guesses for 22 usernames, forged X-Forwarded-For", f"paused after {statuses.count(200) + 1} "
+        "(LOGIN_FAILURE_LIMIT_PER_IP 20), for every username", "", ok)
+    stack.manage("axes_reset")
+    schema = [requests.get(stack.url("/api/schema/"), headers={"X-Forwarded-For": f"10.1.{n}.1"}, timeout=60)
+              .status_code for n in range(62)]
+    row("62 anonymous API requests, forged X-Forwarded-For", f"{schema.count(200)} answered, then 429",
+        "API_THROTTLE_ANON 60/min", schema[:60] == [200] * 60 and schema[60:] == [429, 429])
+
+    # 3. Reading API keys out of a copy of the database.
+    keys = [stack.manage("create_token", "bystander", "--name", f"bench {n}").strip() for n in range(3)]
+    works = all(requests.get(stack.url("/api/assets/"), headers={"Authorization": f"Token {key}"},
+                             timeout=30).status_code == 200 for key in keys)
+    tool = (sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump")) or [shutil.which("pg_dump") or "pg_dump"])[-1]
+    dump = subprocess.run([tool, "--data-only", stack.database_url], capture_output=True, text=True,
+                          timeout=120).stdout
+    found = sum(key in dump for key in keys)
+    row("API keys in a pg_dump of the database", f"{found} of {len(keys)} working keys found",
+        f"{human(len(dump))} dump searched", works and found == 0 and "integrations_apitoken" in dump)
+
+    # 4. A webhook ping to a receiver that never answers, then an upload.
+    token = keys[0]
+    headers = {"Authorization": f"Token {token}"}
+    port = free_port()
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", port))
+        silent.listen(64)
+        hook = requests.post(stack.url("/api/webhooks/"), headers=headers, timeout=30,
+                             json={"url": f"http://127.0.0.1:{port}/hook", "events": ["asset.failed"]}).json()
+        requests.post(stack.url(f"/api/webhooks/{hook['id']}/ping/"), headers=headers, timeout=30)
+        wait_until(lambda: stack.query("SELECT COUNT(*) FROM integrations_webhookdelivery "
+                                       "WHERE delivered_at IS NOT NULL AND event = 'webhook.ping'") == [(1,)],
+                   timeout=30, what="the ping to start")
+        buffer = io.BytesIO()
+        three_shapes_scene(size=(480, 320), background=(220, 200, 180)).image.save(buffer, "PNG")
+        started = time.perf_counter()
+        asset = requests.post(stack.url("/api/assets/"), headers=headers, timeout=60,
+                              files={"file": ("scene.png", buffer.getvalue(), "image/png")}).json()["id"]
+        wait_until(lambda: stack.query("SELECT tagging_status FROM media_asset WHERE id::text = %s", (asset,))
+                   == [("tagged",)], timeout=120, what="the upload to be tagged")
+        tagged = time.perf_counter() - started
+        wait_until(lambda: stack.query("SELECT duration_ms FROM integrations_webhookdelivery "
+                                       "WHERE event = 'webhook.ping' AND duration_ms IS NOT NULL"),
+                   timeout=90, what="the ping to time out")
+        time.sleep(3)
+    pings = stack.query("SELECT attempt, duration_ms, next_retry FROM integrations_webhookdelivery "
+                        "WHERE event = 'webhook.ping'")
+    ok = tagged < 8 and len(pings) == 1 and pings[0][2] is None
+    # The webhook worker sent it; the detection worker never saw it ("Task <name>[<id>] received").
+    ok = ok and "deliver_webhook[" in webhook_worker.log(10_000_000)
+    ok = ok and "deliver_webhook[" not in detection_worker.log(10_000_000)
+    row("webhook ping to a silent receiver, then an upload", f"upload tagged while the ping waited; ping "
+        f"{len(pings)} attempt, not retried", f"tagged in {tagged:.1f} s; ping held the webhook worker "
+        f"{pings[0][1] / 1000:.1f} s", ok)
+
+    # 5. The pages' Content-Security-Policy (the browser check is tests/system/test_csp_browser.py).
+    policies = {path: requests.get(stack.url(path), timeout=30).headers.get("Content-Security-Policy", "")
+                for path in ("/accounts/login/", "/api/docs/", "/api/redoc/", "/admin/login/", "/health/live/")}
+    strict = [path for path, policy in policies.items() if "script-src 'self';" in policy + ";"]
+    row("Content-Security-Policy", f"{len(strict)} of {len(policies)} answers allow scripts from files only",
+        "no 'unsafe-inline' or 'unsafe-eval' for scripts", len(strict) == len(policies))
+    return rows, failures
 
 
 def human(size: int) -> str:
@@ -41,6 +183,18 @@ def shown_name(name: str) -> str:
     return printable if len(printable) <= 34 else printable[:16] + "…" + printable[-10:] + f" ({len(name)} ch)"
 
 
+def print_table(header: list[str], rows: list[list[str]], *, markdown: bool) -> None:
+    if markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for row in rows:
+            print("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    else:
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)))
+
+
 def main(argv: list[str] | None = None) -> int:
     import requests
 
@@ -48,15 +202,18 @@ def main(argv: list[str] | None = None) -> int:
     from testkit.stack import Stack, wait_until
 
     args = parse_args(argv)
-    samples = [*hostile(), *odd_valid()]
+    samples = [] if args.attacks == "only" else [*hostile(), *odd_valid()]
     rows: list[list[str]] = []
+    attack_rows: list[list[str]] = []
     failures = 0
     with tempfile.TemporaryDirectory(prefix="assetsite-hostile-") as workdir:
-        stack = Stack(Path(workdir))
+        stack = Stack(Path(workdir), extra_env=ATTACK_ENV)
         try:
             stack.start_backends()
+            stack.manage("collectstatic", "--noinput")  # the pages, with DEBUG=0
             stack.start_site()
-            worker = stack.add_worker()
+            worker = stack.add_worker(queues="detection,celery")  # as docker-compose.yml runs them
+            webhook_worker = stack.add_worker(queues="webhooks")
             pid = worker.pid
             token = stack.create_users("hostile")["hostile"]
             accepted: dict[str, int] = {}
@@ -107,19 +264,21 @@ def main(argv: list[str] | None = None) -> int:
                     failures += 1
                     rows[index][9] = "NOT TAGGED AS EXPECTED"
             survived = worker.running() and worker.pid == pid and "exited with" not in worker.log(10_000_000)
+            if args.attacks != "skip":
+                attack_rows, attack_failures = attacks(stack, worker, webhook_worker)
+                failures += attack_failures
         finally:
             stack.close()
 
+    if attack_rows:
+        print_table(["attack", "outcome", "figures", "check"], attack_rows, markdown=args.markdown)
+        print()
+    if not samples:
+        print(f"{len(attack_rows)} attacks; {failures} not as expected.")
+        return 1 if failures else 0
+
     header = ["#", "file", "kind", "size", "status", "code", "message", "ms", "outcome", "check"]
-    if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
-        for row in rows:
-            print("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
-    else:
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)))
+    print_table(header, rows, markdown=args.markdown)
     hostile_count = sum(sample.hostile for sample in samples)
     print(f"\n{hostile_count} hostile files, {len(samples) - hostile_count} odd-but-valid images; "
           f"{failures} not as expected; worker process {'survived' if survived else 'DIED'}.")
