@@ -70,8 +70,8 @@ def attacks(stack, detection_worker, webhook_worker) -> tuple[list[list[str]], i
 
     import requests
 
-    from tests.fixtures.shapes import three_shapes_scene
-    from tests.stack import free_port, wait_until
+    from testkit.shapes import three_shapes_scene
+    from testkit.stack import free_port, wait_until
 
     rows: list[list[str]] = []
     failures = 0

@@ -76,12 +76,12 @@ def test_every_routed_queue_has_a_worker_in_compose_and_in_run_sh():
 
 
 def test_a_webhook_only_worker_does_not_load_the_model(monkeypatch):
-    from tagging import receivers, worker
+    from tagging import model_cache, receivers
 
     monkeypatch.delenv("TAGGING_WORKER_SKIP_MODEL", raising=False)
     monkeypatch.delenv("TAGGING_WORKER_CONCURRENCY", raising=False)
     loads: list[str] = []
-    monkeypatch.setattr(worker, "get_detector", lambda model="": loads.append(model))
+    monkeypatch.setattr(model_cache, "get_detector", lambda model="": loads.append(model))
 
     def started_with(*queues: str) -> None:
         queues_ = SimpleNamespace(consume_from={queue: object() for queue in queues})

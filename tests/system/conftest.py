@@ -1,4 +1,4 @@
-"""Helpers for tests through real processes: a disposable stack (tests/stack.py) per module, and HTTP
+"""Helpers for tests through real processes: a disposable stack (testkit/stack.py) per module, and HTTP
 sessions that log in through the site's own login form."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack import Stack, missing_server_tools
+from testkit.stack import Stack, missing_server_tools
 
 
 @contextmanager

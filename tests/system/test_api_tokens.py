@@ -17,7 +17,7 @@ import subprocess
 import pytest
 import requests
 
-from tests.stack import Stack, missing_server_tools
+from testkit.stack import Stack, missing_server_tools
 from tests.system.conftest import csrf_of, make_user
 
 pytestmark = [pytest.mark.stack]

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.fixtures.shapes import three_shapes_scene
+from testkit.shapes import three_shapes_scene
 from tests.system.conftest import make_user, running_stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser]

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.fixtures.shapes import three_shapes_scene
-from tests.stack import free_port, wait_until
+from testkit.shapes import three_shapes_scene
+from testkit.stack import free_port, wait_until
 from tests.system.conftest import running_stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.worker]
