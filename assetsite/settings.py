@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -43,10 +44,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "csp",
     "media.apps.MediaConfig",
     "tagging.apps.TaggingConfig",
     "search.apps.SearchConfig",
@@ -59,6 +61,7 @@ MIDDLEWARE = [
     # First: an oversized API body is refused before anything reads it.
     "assetsite.body_limits.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -66,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login refused for too many failures into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "assetsite.urls"
@@ -122,6 +127,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# The lockout check runs first: a locked-out username or address is refused before any password hashing.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "library"
@@ -201,12 +211,64 @@ DATA_UPLOAD_MAX_NUMBER_FILES = env_int("DATA_UPLOAD_MAX_NUMBER_FILES", 200, mini
 # of BULK_MAX_ASSETS ids take about 40 bytes per id; uploads (multipart) and COCO imports have their own.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 
+# --- clients behind proxies ---------------------------------------------------------------------
+
+# How many reverse proxies (each appending one X-Forwarded-For entry) stand between clients and gunicorn.
+# 0: none, the header is ignored. Throttles and the login lockout read the client's address this way, so a
+# forged X-Forwarded-For cannot make a client look like someone new.
+NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
+
+# --- login lockout (django-axes) ----------------------------------------------------------------
+
+AXES_ENABLED = env_bool("LOGIN_LOCKOUT_ENABLED", True)
+# Failed logins within LOGIN_LOCKOUT_MINUTES of each other that lock a username (from any address)...
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+# ...and that lock an address (for every username): higher, since offices share one address.
+LOGIN_FAILURE_LIMIT_PER_IP = env_int("LOGIN_FAILURE_LIMIT_PER_IP", 20, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+# Counts per username and per address with their own limits (axes itself has one limit for both).
+AXES_HANDLER = "assetsite.login_lockout.LockoutHandler"
+AXES_LOCKOUT_CALLABLE = "assetsite.login_lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "assetsite.clientip.client_ip"
+# Attempts during a lockout are refused without being counted, so the lockout ends when the page says.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A success does not wipe the address's count: one valid account must not reset an attacker's budget.
+AXES_RESET_ON_SUCCESS = False
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+
+# --- Content-Security-Policy (django-csp) -------------------------------------------------------
+
+# Scripts only from this site's files: no inline scripts, no eval. Inline style *attributes* are allowed
+# (label colours and box positions are computed per object on the server); <style> elements are not.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],  # only for browsers without CSP 3's -elem/-attr below
+        "style-src-elem": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+if env_str("CSP_REPORT_URI"):  # a collector of your own that browsers report violations to
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [env_str("CSP_REPORT_URI")]
+
 # --- REST API -----------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
     # Token first: unauthenticated requests then get 401 with "WWW-Authenticate: Token".
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "integrations.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -223,6 +285,8 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.UserRateThrottle",
         "rest_framework.throttling.AnonRateThrottle",
     ],
+    # Only X-Forwarded-For entries added by our own proxies count (see NUM_PROXIES below).
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
         "user": env_str("API_THROTTLE_USER", "6000/min"),
         "anon": env_str("API_THROTTLE_ANON", "60/min"),
@@ -235,6 +299,9 @@ REST_FRAMEWORK = {
         "renditions": env_str("API_THROTTLE_RENDITIONS", "120/min"),
     },
 }
+# API tokens (integrations.models.ApiToken): how many per user, and the longest life (0: no limit).
+API_TOKEN_MAX_PER_USER = env_int("API_TOKEN_MAX_PER_USER", 20, minimum=1)
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 0, minimum=0)
 SPECTACULAR_SETTINGS = {
     "TITLE": "assetsite API",
     "DESCRIPTION": "Upload images, read their automatically detected objects, search the library.",
@@ -285,10 +352,12 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # Detection tasks' queue; GPU fleets give theirs a name of its own (e.g. detection-gpu).
 TAGGING_QUEUE = env_str("TAGGING_QUEUE", "detection")
+# Webhook deliveries wait on other people's servers (up to three addresses × WEBHOOK_TIMEOUT each): they
+# get a queue and a worker of their own, so a slow receiver never holds up detection.
+WEBHOOK_QUEUE = env_str("WEBHOOK_QUEUE", "webhooks")
 CELERY_TASK_ROUTES = {
     "tagging.tasks.detect_objects": {"queue": TAGGING_QUEUE},
-    # Every worker serves the default queue, so webhook deliveries need no worker of their own.
-    "integrations.tasks.*": {"queue": "celery"},
+    "integrations.tasks.*": {"queue": WEBHOOK_QUEUE},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -394,7 +463,8 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # axes logs every login at INFO; its warnings (failures, lockouts) are the ones worth keeping.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }
 # Workers log through the same configuration (and format) as the web processes.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = not env_bool("CELERY_USE_DJANGO_LOGGING", LOG_FORMAT == "json")

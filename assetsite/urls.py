@@ -1,12 +1,13 @@
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from assetsite import health
 from assetsite.api_docs import RedocView, redoc_bundle
 from assetsite.api_errors import api_not_found
-from integrations.api import CocoExportView, CocoImportView, WebhookViewSet
+from integrations.api import ApiTokenViewSet, CocoExportView, CocoImportView, WebhookViewSet
 from library.api import AssetRenditionView, AssetSignedUrlView, AssetViewSet
 from media.api import AssetOriginalView, AssetThumbnailView
 from review.api import AssetBulkView, AssetDetectionsView, DetectionCropView, DetectionView
@@ -16,6 +17,7 @@ from search.api import LabelFacetView
 router = DefaultRouter()
 router.register("assets", AssetViewSet, basename="asset")
 router.register("webhooks", WebhookViewSet, basename="webhook")
+router.register("tokens", ApiTokenViewSet, basename="token")
 
 api_urls = [
     # Before the router: "assets/bulk/" would otherwise be read as the detail URL of an asset "bulk".
@@ -32,10 +34,19 @@ api_urls = [
     *router.urls,
     path("labels/", LabelFacetView.as_view(), name="labels"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="swagger-ui"),
+    # The split view serves its start-up script as a file (docs/?script=), not inline: the CSP allows no inline script.
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api:schema", template_name="integrations/swagger_ui.html"),
+        name="swagger-ui",
+    ),
+    # Redoc's bundle writes its styles into <style> elements and searches in a blob: worker; only this page
+    # allows those (still no inline script).
     path(
         "redoc/",
-        RedocView.as_view(url_name="api:schema", template_name="integrations/redoc.html"),
+        csp_update({"style-src-elem": ["'unsafe-inline'"], "worker-src": ["'self'", "blob:"]})(
+            RedocView.as_view(url_name="api:schema", template_name="integrations/redoc.html")
+        ),
         name="redoc",
     ),
     path("redoc/redoc.standalone.js", redoc_bundle, name="redoc-bundle"),

@@ -5,13 +5,17 @@ Another user's webhook is a 404, like another user's asset.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import generics, serializers, status, viewsets
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -22,10 +26,13 @@ from rest_framework.views import APIView
 from assetsite.api import ApiError, ErrorSerializer
 from assetsite.parsers import JSONParser
 from integrations.coco import CocoInvalid, coco_export, coco_import
-from integrations.models import Webhook, WebhookDelivery, WebhookEvent
-from integrations.selectors import deliveries_of, webhook_get, webhooks_of
+from integrations.models import ApiToken, Webhook, WebhookDelivery, WebhookEvent
+from integrations.selectors import deliveries_of, token_get, tokens_of, webhook_get, webhooks_of
 from integrations.services import (
+    TokenInvalid,
     WebhookInvalid,
+    token_create,
+    token_revoke,
     webhook_create,
     webhook_delete,
     webhook_ping,
@@ -91,6 +98,8 @@ class DeliverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# Never cached: creating a hook and its /secret/ answer with the signing secret.
+@method_decorator(never_cache, name="dispatch")
 class WebhookViewSet(viewsets.ModelViewSet):  # PATCH, not PUT: see http_method_names
     """Your webhooks. Deliveries of asset.tagged and asset.failed are signed with the hook's secret."""
 
@@ -173,6 +182,81 @@ class WebhookViewSet(viewsets.ModelViewSet):  # PATCH, not PUT: see http_method_
         """The delivery log, newest attempt first: one entry per attempt."""
         page = self.paginate_queryset(deliveries_of(webhook=self.get_object()))
         return self.get_paginated_response(DeliverySerializer(page, many=True).data)
+
+
+# --- API tokens -------------------------------------------------------------------------------------
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True,
+                                 help_text="What the token is for. Default: “API token”.")
+    expires_at = serializers.DateTimeField(required=False, allow_null=True,
+                                           help_text="When it stops working; null or absent: never.")
+    expires_in_days = serializers.IntegerField(required=False, min_value=1, max_value=36_500, write_only=True,
+                                               help_text="Instead of expires_at: this many days from now.")
+    prefix = serializers.CharField(read_only=True, help_text="The key's first characters, to recognise it.")
+    expired = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "expires_at", "expires_in_days", "last_used_at", "expired"]
+        read_only_fields = ["id", "prefix", "created_at", "last_used_at", "expired"]
+
+    def get_expired(self, token: ApiToken) -> bool:
+        return token.expired()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("expires_at") is not None and attrs.get("expires_in_days") is not None:
+            raise serializers.ValidationError({"expires_in_days": ["Give expires_at or expires_in_days, not both."]})
+        return attrs
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    key = serializers.CharField(read_only=True, help_text="The token. Shown in this answer only: store it now.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "key"]
+
+
+@method_decorator(never_cache, name="dispatch")
+class ApiTokenViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    """Your API tokens. Only a fingerprint of each key is stored: the key is in the creation answer only."""
+
+    serializer_class = ApiTokenSerializer
+    queryset = ApiToken.objects.none()  # for the schema; get_queryset scopes to the user
+
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        return tokens_of(self.request.user)
+
+    def get_object(self) -> ApiToken:
+        token = token_get(user=self.request.user, token_id=self.kwargs["pk"])
+        if token is None:
+            raise NotFound("No such token.")
+        return token
+
+    @extend_schema(responses={201: ApiTokenCreatedSerializer, 400: ErrorSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        expires_at = data.get("expires_at")
+        if data.get("expires_in_days") is not None:
+            expires_at = timezone.now() + timedelta(days=data["expires_in_days"])
+        try:
+            token, key = token_create(user=request.user, name=data.get("name", ""), expires_at=expires_at)
+        except TokenInvalid as error:
+            raise serializers.ValidationError({error.field: [error.message]}) from None
+        body = ApiTokenCreatedSerializer(token).data
+        body["key"] = key
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None, 404: ErrorSerializer})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Revoke the token: requests with it are refused from now on (also this one's, if it is the same)."""
+        token_revoke(token=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- COCO -------------------------------------------------------------------------------------------

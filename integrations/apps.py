@@ -8,4 +8,4 @@ class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from integrations import receivers  # noqa: F401  (connects signal handlers)
+        from integrations import receivers, schema  # noqa: F401  (signal handlers; the API token scheme)

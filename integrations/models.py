@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class WebhookEvent(models.TextChoices):
@@ -83,3 +85,29 @@ class WebhookDelivery(models.Model):
         if self.succeeded:
             return "succeeded"
         return "retrying" if self.next_retry is not None else "failed"
+
+
+class ApiToken(models.Model):
+    """A key for the API, stored only as its SHA-256 digest: the key itself is shown once, at creation.
+
+    Keys are 256 random bits (older, migrated ones 160), so a plain digest cannot be reversed or guessed;
+    a slow password hash would only slow every API request down.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What the token is for, so you know which one to revoke.")
+    prefix = models.CharField(max_length=16, help_text="The key's first characters, to recognise it.")
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the key (hex).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Refused from then on; empty: never.")
+    last_used_at = models.DateTimeField(null=True, blank=True, help_text="Updated at most once a minute.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="apitoken_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())

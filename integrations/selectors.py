@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
-from rest_framework.authtoken.models import Token
 
-from integrations.models import Webhook, WebhookDelivery
+from integrations.models import ApiToken, Webhook, WebhookDelivery
 
 
 def webhooks_of(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Webhook]:
@@ -29,5 +28,22 @@ def deliveries_of(*, webhook: Webhook) -> QuerySet[WebhookDelivery]:
     return WebhookDelivery.objects.filter(webhook=webhook).order_by("-created_at", "-id")
 
 
-def token_of(*, user: AbstractBaseUser) -> Token | None:
-    return Token.objects.filter(user=user).first()
+def tokens_of(user: AbstractBaseUser | AnonymousUser) -> QuerySet[ApiToken]:
+    if not user.is_authenticated:
+        return ApiToken.objects.none()
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def token_get(*, user: AbstractBaseUser | AnonymousUser, token_id: int | str) -> ApiToken | None:
+    try:
+        key = int(str(token_id))
+    except ValueError:
+        return None
+    if not 0 < key < 2**63:
+        return None
+    return tokens_of(user).filter(pk=key).first()
+
+
+def token_by_digest(digest: str) -> ApiToken | None:
+    """The token with this key digest, with its user (for authentication)."""
+    return ApiToken.objects.select_related("user").filter(digest=digest).first()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,12 +15,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from integrations import webhooks
-from integrations.models import PING_EVENT, Webhook, WebhookDelivery, WebhookEvent
+from integrations.models import PING_EVENT, ApiToken, Webhook, WebhookDelivery, WebhookEvent
 from media.links import asset_file_paths, signed_file_paths, site_url
 from media.models import Asset, TaggingStatus
 
@@ -40,23 +42,75 @@ class WebhookInvalid(ValueError):
 
 # --- API tokens -----------------------------------------------------------------------------------
 
-
-def token_create(*, user: AbstractBaseUser) -> Token:
-    """The user's token, made if they have none (one token per user, as DRF's TokenAuthentication has it)."""
-    token, _ = Token.objects.get_or_create(user=user)
-    return token
-
-
-def token_regenerate(*, user: AbstractBaseUser) -> Token:
-    """A new key; the old one stops working at once."""
-    with transaction.atomic():
-        Token.objects.filter(user=user).delete()
-        return Token.objects.create(user=user)
+# New keys start with this, so they are recognisable (secret scanners, logs); older keys were 40 hex digits.
+TOKEN_KEY_PREFIX = "ast_"
+TOKEN_SHOWN_CHARS = 8
+# "Last used" is written at most this often per token, so a busy script does not write on every request.
+TOKEN_TOUCH_INTERVAL = timedelta(seconds=60)
 
 
-def token_revoke(*, user: AbstractBaseUser) -> bool:
-    deleted, _ = Token.objects.filter(user=user).delete()
-    return bool(deleted)
+class TokenInvalid(ValueError):
+    """A token that cannot be made; ``field`` names the input at fault."""
+
+    def __init__(self, message: str, *, field: str = "non_field_errors") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def token_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def token_create(
+    *, user: AbstractBaseUser, name: str = "", expires_at: datetime | None = None
+) -> tuple[ApiToken, str]:
+    """A new token and its key. Only the digest is stored: the caller shows the key once, or never."""
+    now = timezone.now()
+    if ApiToken.objects.filter(user=user).count() >= settings.API_TOKEN_MAX_PER_USER:
+        raise TokenInvalid(
+            f"You have {settings.API_TOKEN_MAX_PER_USER} tokens, the most allowed; revoke one you no longer use."
+        )
+    if expires_at is not None and expires_at <= now:
+        raise TokenInvalid("The expiry date must be in the future.", field="expires_at")
+    if settings.API_TOKEN_MAX_DAYS:
+        latest = now + timedelta(days=settings.API_TOKEN_MAX_DAYS)
+        if expires_at is None:
+            expires_at = latest
+        elif expires_at > latest:
+            raise TokenInvalid(
+                f"Tokens may live at most {settings.API_TOKEN_MAX_DAYS} days here; choose an earlier expiry.",
+                field="expires_at",
+            )
+    key = TOKEN_KEY_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        name=" ".join(name.split())[:100] or "API token",
+        prefix=key[:TOKEN_SHOWN_CHARS],
+        digest=token_digest(key),
+        expires_at=expires_at,
+    )
+    return token, key
+
+
+def token_revoke(*, token: ApiToken) -> None:
+    """Requests with this token are refused from now on."""
+    token.delete()
+
+
+def token_revoke_all(*, user: AbstractBaseUser) -> int:
+    deleted, _ = ApiToken.objects.filter(user=user).delete()
+    return deleted
+
+
+def token_mark_used(*, token: ApiToken, now: datetime | None = None) -> None:
+    now = now or timezone.now()
+    if token.last_used_at is not None and token.last_used_at > now - TOKEN_TOUCH_INTERVAL:
+        return
+    ApiToken.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - TOKEN_TOUCH_INTERVAL)
+    ).update(last_used_at=now)
+    token.last_used_at = now
 
 
 # --- webhooks -------------------------------------------------------------------------------------
@@ -307,6 +361,8 @@ def delivery_attempt(*, delivery_pk: int) -> WebhookDelivery | None:
         "" if delivery.succeeded else f"The receiver answered {result.status_code}; only 2xx counts as delivered."
     )
     delivery.duration_ms = result.duration_ms
+    # A test delivery is never retried: the person who asked for it reads its one answer in the log.
+    retryable = retryable and delivery.event != PING_EVENT
     retry = not delivery.succeeded and retryable and delivery.attempt < settings.WEBHOOK_MAX_ATTEMPTS
     delivery.next_retry = timezone.now() + timedelta(seconds=retry_delay(delivery.attempt)) if retry else None
     with transaction.atomic():
@@ -352,9 +408,10 @@ def deliveries_sweep(*, now: datetime | None = None, limit: int = 500) -> SweepR
     # Time limits of the task plus grace: past them, a claimed attempt without an answer is dead.
     stale = now - grace - timedelta(seconds=settings.WEBHOOK_TIMEOUT * 3 + 20)
     interrupted = 0
+    # A test delivery is not retried, also not after its worker died.
     for delivery in WebhookDelivery.objects.filter(
         error=INTERRUPTED, status_code__isnull=True, next_retry__isnull=True, delivered_at__lt=stale
-    ).select_related("webhook")[:limit]:
+    ).exclude(event=PING_EVENT).select_related("webhook")[:limit]:
         with transaction.atomic():
             if delivery.attempt < settings.WEBHOOK_MAX_ATTEMPTS and not WebhookDelivery.objects.filter(
                 delivery_id=delivery.delivery_id, attempt=delivery.attempt + 1

@@ -1,4 +1,8 @@
-"""Celery tasks for integrations. They take ids and call services; they run on the default queue."""
+"""Celery tasks for integrations. They take ids and call services.
+
+They run on their own queue (settings.WEBHOOK_QUEUE, "webhooks", routed in CELERY_TASK_ROUTES) with a
+worker of its own, so waiting for someone's slow server never holds up detection.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from django.conf import settings
 
 @shared_task(
     name="integrations.tasks.deliver_webhook",
-    queue="celery",
     acks_late=True,
     ignore_result=True,
     # Resolving plus connecting plus reading, each bounded by the timeout, with room to record the result.

@@ -1,7 +1,10 @@
-"""Pages for integrations: the user's API token and their webhooks with the delivery log."""
+"""Pages for integrations: the user's API tokens and their webhooks with the delivery log.
+
+Every page here can show a secret (a new key, a signing secret), so none of their answers may be cached."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -10,14 +13,17 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.cache import never_cache
 
-from integrations.models import Webhook, WebhookEvent
-from integrations.selectors import deliveries_of, token_of, webhook_get, webhooks_of
+from integrations.models import ApiToken, Webhook, WebhookEvent
+from integrations.selectors import deliveries_of, token_get, tokens_of, webhook_get, webhooks_of
 from integrations.services import (
+    TokenInvalid,
     WebhookInvalid,
     token_create,
-    token_regenerate,
     token_revoke,
     webhook_create,
     webhook_delete,
@@ -29,33 +35,80 @@ from integrations.services import (
 LOG_ROWS = 50
 
 
+EXPIRY_CHOICES = [("", "Never"), ("7", "In 7 days"), ("30", "In 30 days"), ("90", "In 90 days"), ("365", "In a year")]
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, required=False, help_text="What it is for, e.g. “backup script”.")
+    expires_in_days = forms.TypedChoiceField(
+        label="Expires", choices=EXPIRY_CHOICES, coerce=int, empty_value=None, required=False
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cap = settings.API_TOKEN_MAX_DAYS
+        if cap:  # only lifetimes the site allows; the longest is the default
+            choices = [(value, text) for value, text in EXPIRY_CHOICES if value and int(value) <= cap]
+            field = self.fields["expires_in_days"]
+            field.choices = choices or [(str(cap), f"In {cap} days")]
+            field.initial = field.choices[-1][0]
+
+
+@method_decorator(never_cache, name="dispatch")
 class ApiTokenView(LoginRequiredMixin, View):
-    """Show, create, regenerate or revoke the user's token for the API."""
+    """The user's API tokens: create one (its key is shown on that answer only), see when each was last used,
+    revoke any. Never cached: the answer that shows a key must not be kept by a browser or proxy."""
 
     template_name = "integrations/token.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return self._page(request, show=False)
+        return self._page(request, TokenForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:
         action = request.POST.get("action", "")
         if action == "create":
-            token_create(user=request.user)
-            return self._page(request, show=True, note="Your token was created.")
-        if action == "regenerate":
-            token_regenerate(user=request.user)
-            return self._page(request, show=True, note="A new token replaces the old one, which no longer works.")
+            form = TokenForm(request.POST)
+            if not form.is_valid():
+                return self._page(request, form, status=400)
+            days = form.cleaned_data["expires_in_days"]
+            try:
+                token, key = token_create(
+                    user=request.user,
+                    name=form.cleaned_data["name"],
+                    expires_at=timezone.now() + timedelta(days=days) if days else None,
+                )
+            except TokenInvalid as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+                return self._page(request, form, status=400)
+            return self._page(request, TokenForm(), new_token=token, new_key=key)
         if action == "revoke":
-            token_revoke(user=request.user)
-            messages.success(request, "Your token was revoked; requests with it are refused from now on.")
+            token = token_get(user=request.user, token_id=request.POST.get("token", ""))
+            if token is None:
+                raise Http404("No such token.")
+            token_revoke(token=token)
+            messages.success(request, f"Token “{token.name}” revoked; requests with it are refused from now on.")
             return redirect("integrations-token")
-        if action == "show":
-            return self._page(request, show=True)
-        return self._page(request, show=False, status=400, note="Unknown action.")
+        return self._page(request, TokenForm(), status=400, note="Unknown action.")
 
-    def _page(self, request: HttpRequest, *, show: bool, note: str = "", status: int = 200) -> HttpResponse:
-        token = token_of(user=request.user)
-        context = {"token": token, "show": show and token is not None, "note": note}
+    def _page(
+        self,
+        request: HttpRequest,
+        form: TokenForm,
+        *,
+        new_token: ApiToken | None = None,
+        new_key: str = "",
+        note: str = "",
+        status: int = 200,
+    ) -> HttpResponse:
+        context = {
+            "tokens": tokens_of(request.user),
+            "form": form,
+            "new_token": new_token,
+            "new_key": new_key,
+            "note": note,
+            "now": timezone.now(),
+            "max_tokens": settings.API_TOKEN_MAX_PER_USER,
+        }
         return render(request, self.template_name, context, status=status)
 
 
@@ -69,6 +122,7 @@ class WebhookForm(forms.Form):
     )
 
 
+@method_decorator(never_cache, name="dispatch")
 class WebhookListView(LoginRequiredMixin, View):
     template_name = "integrations/webhooks.html"
 
@@ -111,6 +165,7 @@ def _detail(
     return render(request, "integrations/webhook_detail.html", context, status=status)
 
 
+@method_decorator(never_cache, name="dispatch")
 class WebhookDetailView(LoginRequiredMixin, View):
     """One webhook: its secret on demand, a test delivery, on/off, delete, and the delivery log."""
 

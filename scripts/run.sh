@@ -16,17 +16,21 @@ if [ -z "${TAGGING_MODEL:-}" ] || [[ "${TAGGING_MODEL}" != */* && "${TAGGING_MOD
     || echo "WARNING: could not download detector weights; uploads will be marked failed with instructions." >&2
 fi
 
-# One worker process serves the detection queue and runs the periodic sweeper (-B).
+# One worker process serves the detection queue and runs the periodic sweeper (-B); a second, small one
+# delivers webhooks (their own queue: a slow receiver never holds up tagging; it loads no model).
 .venv/bin/celery -A assetsite worker -Q detection,celery -B --concurrency "${WORKER_CONCURRENCY:-1}" \
-  --loglevel INFO >var/log/worker.log 2>&1 &
+  -n "detection@%h" --loglevel INFO >var/log/worker.log 2>&1 &
 WORKER_PID=$!
-trap 'kill $WORKER_PID 2>/dev/null; wait $WORKER_PID 2>/dev/null' EXIT INT TERM
+.venv/bin/celery -A assetsite worker -Q "${WEBHOOK_QUEUE:-webhooks}" --concurrency "${WEBHOOK_WORKER_CONCURRENCY:-2}" \
+  -n "webhooks@%h" --loglevel INFO >var/log/webhook-worker.log 2>&1 &
+WEBHOOK_WORKER_PID=$!
+trap 'kill $WORKER_PID $WEBHOOK_WORKER_PID 2>/dev/null; wait $WORKER_PID $WEBHOOK_WORKER_PID 2>/dev/null' EXIT INT TERM
 
 cat <<BANNER
 
   assetsite is starting on http://127.0.0.1:${PORT}/
   Log in as:  demo / demo
-  Worker log: var/log/worker.log      Stop with Ctrl-C.
+  Worker logs: var/log/worker.log, var/log/webhook-worker.log      Stop with Ctrl-C.
 
 BANNER
 .venv/bin/python manage.py runserver "127.0.0.1:${PORT}"

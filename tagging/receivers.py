@@ -30,6 +30,13 @@ def remember_concurrency(sender: Any = None, **kwargs: Any) -> None:
     concurrency = getattr(sender, "concurrency", None)
     if concurrency:
         os.environ["TAGGING_WORKER_CONCURRENCY"] = str(concurrency)
+    # A worker started for other queues only (-Q webhooks) never detects: its children skip loading the model.
+    from django.conf import settings
+
+    consumed = getattr(getattr(getattr(sender, "app", None), "amqp", None), "queues", None)
+    selected = getattr(consumed, "consume_from", None)
+    if selected and settings.TAGGING_QUEUE not in selected:
+        os.environ["TAGGING_WORKER_SKIP_MODEL"] = "1"
 
 
 @worker_process_init.connect
@@ -38,6 +45,8 @@ def load_detector_after_fork(**kwargs: Any) -> None:
     from tagging.detector import DetectorError  # torch: only worker processes load it
     from tagging.model_cache import get_detector
 
+    if os.environ.get("TAGGING_WORKER_SKIP_MODEL") == "1":
+        return
     try:
         get_detector()
     except DetectorError as error:

@@ -365,8 +365,8 @@ class Stack:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.web_port}{path}"
 
-    def add_worker(self, *, queues: str = "detection,celery", concurrency: int = 1, env: dict[str, str] | None = None,
-                   wait: bool = True, node: str = "") -> Service:
+    def add_worker(self, *, queues: str = "detection,celery,webhooks", concurrency: int = 1,
+                   env: dict[str, str] | None = None, wait: bool = True, node: str = "") -> Service:
         """A Celery worker process; ``node`` is its full name (default ``worker<n>-<random>@<host>``)."""
         name = f"worker{len(self.workers) + 1}-{uuid.uuid4().hex[:6]}"
         command = [
@@ -428,13 +428,13 @@ class Stack:
         code = (
             "import json, sys\n"
             "from django.contrib.auth import get_user_model\n"
-            "from rest_framework.authtoken.models import Token\n"
+            "from integrations.services import token_create\n"
             "User = get_user_model(); tokens = {}\n"
             "for name in sys.argv[1].split(','):\n"
             "    user, _ = User.objects.get_or_create(username=name)\n"
             "    user.is_staff = user.is_superuser = name in sys.argv[2].split(',')\n"
             "    user.set_unusable_password(); user.save()\n"
-            "    tokens[name] = Token.objects.get_or_create(user=user)[0].key\n"
+            "    tokens[name] = token_create(user=user, name='stack')[1]\n"
             "print(json.dumps(tokens))\n"
         )
         return json.loads(self.python(code, ",".join(names), ",".join(staff)).strip().splitlines()[-1])

@@ -86,7 +86,7 @@ def celery_worker(media_root: Path, *, extra_env: dict[str, str] | None = None) 
     }
     command = [
         sys.executable, "-m", "celery", "-A", "assetsite", "worker",
-        "-Q", "detection,celery", "--concurrency", "1", "--loglevel", "INFO",
+        "-Q", "detection,celery,webhooks", "--concurrency", "1", "--loglevel", "INFO",
         "-n", f"e2e-{uuid.uuid4().hex[:8]}@%h", "--without-mingle", "--without-gossip",
     ]
     process = subprocess.Popen(
@@ -106,7 +106,7 @@ def purge_queues() -> None:
 
     with app.connection_for_write() as conn:
         channel = conn.default_channel
-        for queue in ("detection", "celery"):
+        for queue in ("detection", "celery", "webhooks"):
             try:
                 channel.queue_purge(queue)
             except Exception:  # a queue that was never declared

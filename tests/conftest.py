@@ -3,7 +3,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from testkit.worker_process import celery_worker, purge_queues
@@ -42,11 +41,17 @@ def other_user(db):
     return UserFactory(username="mallory")
 
 
+def token_key(user) -> str:
+    """A new real API token of ``user`` (hashed in the database, as every token is); returns its key."""
+    from integrations.services import token_create
+
+    return token_create(user=user, name="test")[1]
+
+
 def token_client(user) -> APIClient:
     """An API client that authenticates as ``user`` with a real token."""
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_key(user)}")
     return client
 
 

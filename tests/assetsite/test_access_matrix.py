@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
@@ -26,10 +27,10 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from integrations.models import Webhook, WebhookDelivery
+from integrations.models import ApiToken, Webhook, WebhookDelivery
+from integrations.services import token_create
 from media.models import Asset
 from media.services import asset_create
 from review.services import detection_add_manual
@@ -45,6 +46,7 @@ UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 OWNER_FILENAME = "owner-only-7f3a.png"
 OWNER_LABEL = "owner-only-label"
 OWNER_HOOK = "https://hooks.example.com/owner-only-hook"
+OWNER_TOKEN = "owner-only-token-5c1e"
 
 
 # --- walking the URL configuration -------------------------------------------------------------
@@ -132,9 +134,9 @@ TABLE: dict[str, Row] = {
                       body={"action": "add_tag", "label": "bulk-added", "ids": ["{asset}"]}),
     # Scoped through the label suggestions (the owner's only detection is manual, so never queued).
     "review-queue": Row("/review/", {"GET": (302, 200, 200, 200)}, scoped=True),
-    # Each user regenerates their own token; the owner's must stay as it is.
+    # Each user creates a token of their own; the owner's must stay as they are, and show to nobody else.
     "integrations-token": Row("/integrations/token/", {"GET": (302, 200, 200, 200), "POST": (302, 200, 200, 200)},
-                              body={"action": "regenerate"}),
+                              body={"action": "create", "name": "matrix"}, scoped=True),
     "integrations-webhooks": Row("/integrations/webhooks/", {"GET": (302, 200, 200, 200),
                                                              "POST": (302, 400, 400, 400)}, scoped=True),
     "integrations-webhook-detail": Row("/integrations/webhooks/{webhook}/",
@@ -206,6 +208,13 @@ TABLE: dict[str, Row] = {
     "api:labels": Row("/api/labels/", {"GET": (401, 200, 200, 200)}, scoped=True),
     "api:webhook-list": Row("/api/webhooks/", {"GET": (401, 200, 200, 200), "POST": (401, 400, 400, 400)},
                             scoped=True),
+    "api:token-list": Row("/api/tokens/", {"GET": (401, 200, 200, 200), "POST": (401, 201, 201, 201)},
+                          body={"name": "matrix"}, scoped=True),
+    "api:token-list [format]": Row("/api/tokens.json", {"GET": (401, 200, 200, 200), "POST": (401, 201, 201, 201)},
+                                   body={"name": "matrix"}, scoped=True),
+    "api:token-detail": Row("/api/tokens/{token}/", {"GET": API_OBJECT, "DELETE": (401, 204, 404, 404)}),
+    "api:token-detail [format]": Row("/api/tokens/{token}.json", {"GET": API_OBJECT,
+                                                                 "DELETE": (401, 204, 404, 404)}),
     "api:webhook-list [format]": Row("/api/webhooks.json", {"GET": (401, 200, 200, 200),
                                                             "POST": (401, 400, 400, 400)}, scoped=True),
     "api:webhook-detail": Row("/api/webhooks/{webhook}/", {"GET": API_OBJECT, "PATCH": API_OBJECT,
@@ -237,10 +246,10 @@ def _admin_rows() -> dict[str, Row]:
     """The admin's routes for each registered model. A model registered later is not here: the test fails."""
     rows = {}
     for model, placeholder in ADMIN_MODELS.items():
-        app, name = model.split("_", 1) if not model.startswith("authtoken") else ("authtoken", "tokenproxy")
+        app, name = model.split("_", 1)
         base = f"/admin/{app}/{name}/"
         rows[f"admin:{model}_changelist"] = Row(base, {"GET": ADMIN})
-        rows[f"admin:{model}_add"] = Row(f"{base}add/", {"GET": ADMIN})
+        rows[f"admin:{model}_add"] = Row(f"{base}add/", {"GET": (302, 302, 302, 403) if model in NO_ADD else ADMIN})
         for action in ("history", "delete", "change"):
             rows[f"admin:{model}_{action}"] = Row(f"{base}{{{placeholder}}}/{action}/", {"GET": ADMIN})
         # The bare object URL redirects to its change page: staff 302, everyone else to the login.
@@ -254,7 +263,10 @@ def _admin_rows() -> dict[str, Row]:
 ADMIN_MODELS = {
     "auth_group": "group",
     "auth_user": "owner_id",
-    "authtoken_tokenproxy": "owner_id",
+    "integrations_apitoken": "token",
+    "axes_accessattempt": "access_attempt",
+    "axes_accesslog": "access_log",
+    "axes_accessfailurelog": "access_failure_log",
     "media_asset": "asset",
     "tagging_label": "label",
     "tagging_detection": "detection",
@@ -263,6 +275,9 @@ ADMIN_MODELS = {
     "integrations_webhook": "webhook",
     "integrations_webhookdelivery": "delivery",
 }
+# Models nobody adds in the admin (403 for staff too): a token's key would have to be shown there; login
+# attempts are recorded, never made up.
+NO_ADD = {"integrations_apitoken", "axes_accessattempt", "axes_accesslog", "axes_accessfailurelog"}
 TABLE.update(_admin_rows())
 
 
@@ -285,8 +300,16 @@ class World:
                                               events=["asset.tagged"])
         self.delivery = WebhookDelivery.objects.create(webhook=self.webhook, event="asset.tagged", payload={})
         self.group = Group.objects.create(name="editors")
-        self.tokens = {user.username: Token.objects.create(user=user).key for user in (self.owner, self.other,
-                                                                                        self.staff)}
+        self.tokens = {user.username: token_create(user=user, name="client")[1] for user in (self.owner, self.other,
+                                                                                              self.staff)}
+        self.token = token_create(user=self.owner, name=OWNER_TOKEN)[0]
+        now = timezone.now()
+        self.access_attempt = AccessAttempt.objects.create(username="owner", ip_address="192.0.2.1", user_agent="t",
+                                                           failures_since_start=1, attempt_time=now)
+        self.access_log = AccessLog.objects.create(username="owner", ip_address="192.0.2.1", user_agent="t",
+                                                   attempt_time=now)
+        self.access_failure_log = AccessFailureLog.objects.create(username="owner", ip_address="192.0.2.1",
+                                                                  user_agent="t", attempt_time=now)
         self.ids = {
             "asset": self.asset.pk,
             "detection": self.detection.pk,
@@ -296,6 +319,10 @@ class World:
             "label": Label.objects.get(name=OWNER_LABEL).pk,
             "assettag": AssetTag.objects.get(asset=self.asset).pk,
             "group": self.group.pk,
+            "token": self.token.pk,
+            "access_attempt": self.access_attempt.pk,
+            "access_log": self.access_log.pk,
+            "access_failure_log": self.access_failure_log.pk,
             "owner_id": self.owner.pk,
             "asset_ct": ContentType.objects.get_for_model(Asset).pk,
             "uidb64": urlsafe_base64_encode(force_bytes(self.owner.pk)),
@@ -325,7 +352,7 @@ class World:
                                                                                           "review", "x")),
             list(Webhook.objects.filter(owner=owner).values_list("pk", "url", "description", "secret", "active")),
             WebhookDelivery.objects.filter(webhook__owner=owner).count(),
-            list(Token.objects.filter(user=owner).values_list("key", flat=True)),
+            list(ApiToken.objects.filter(user=owner).order_by("pk").values_list("digest", "name", "expires_at")),
             (owner.password, owner.is_active, owner.is_staff, owner.username),
         )
 
@@ -431,7 +458,7 @@ def test_access(world, key, method):
             assert response["Location"].startswith(login), f"{where} redirects to {response['Location']}"
         if row.scoped and response.status_code == 200:
             content = b"".join(response.streaming_content) if response.streaming else response.content
-            shown = [marker for marker in (str(world.asset.pk), OWNER_FILENAME, OWNER_LABEL, OWNER_HOOK)
+            shown = [marker for marker in (str(world.asset.pk), OWNER_FILENAME, OWNER_LABEL, OWNER_HOOK, OWNER_TOKEN)
                      if marker.encode() in content]
             if role == "owner":
                 assert shown, f"{where}: the owner's own data is missing, so the scoping check proves nothing"

@@ -10,8 +10,8 @@ import re
 import pytest
 from rest_framework.test import APIClient
 
-from integrations.models import Webhook
-from integrations.services import webhook_create
+from integrations.models import ApiToken, Webhook
+from integrations.services import token_create, webhook_create
 from media.models import Asset
 from media.services import asset_create
 from tagging.boxes import Box, DetectedObject
@@ -39,21 +39,23 @@ def operations(api_client) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def mallorys(other_user, settings):
-    """Another user's asset (tagged), detection and webhook."""
+    """Another user's asset (tagged), detection, webhook and API token."""
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
     asset = asset_create(owner=other_user, file=upload(image_bytes("PNG", color=(9, 9, 9)), "private.png")).asset
     detections_replace(
         asset_id=asset.pk, objects=[DetectedObject("cat", 0.9, Box(1, 1, 10, 10))], info=RunInfo(model_name="t")
     )
     webhook = webhook_create(owner=other_user, url="http://127.0.0.1:9/hook")
-    return {"asset": asset, "detection": asset.detections.get(), "webhook": webhook}
+    token, _ = token_create(user=other_user, name="mallory's script")
+    return {"asset": asset, "detection": asset.detections.get(), "webhook": webhook, "token": token}
 
 
 def url_for(path: str, objects: dict) -> str:
     ids = {
         "asset_id": objects["asset"].pk,
         "detection_id": objects["detection"].pk,
-        "id": objects["webhook"].pk if path.startswith("/api/webhooks/") else objects["asset"].pk,
+        "id": objects["webhook"].pk if path.startswith("/api/webhooks/")
+        else objects["token"].pk if path.startswith("/api/tokens/") else objects["asset"].pk,
         "size": "small",
     }
     return re.sub(r"\{(\w+)\}", lambda match: str(ids[match.group(1)]), path)
@@ -67,6 +69,7 @@ def snapshot(objects: dict) -> tuple:
         asset.title, asset.tagging_status, asset.updated_at,
         detection.review, detection.label_id, Detection.objects.filter(asset=asset).count(),
         webhook.secret, webhook.active, webhook.url, webhook.deliveries.count(),
+        list(ApiToken.objects.filter(user=webhook.owner).values_list("pk", "digest", "expires_at")),
     )  # fmt: skip
 
 

@@ -18,7 +18,6 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
-from rest_framework.authtoken.models import Token
 from rest_framework.throttling import SimpleRateThrottle
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
@@ -29,6 +28,7 @@ from media.services import asset_create
 from tagging.boxes import Box, DetectedObject
 from tagging.models import Detection
 from tagging.services import RunInfo, detections_replace
+from tests.conftest import token_key
 from tests.images import image_bytes, upload
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,7 @@ class World:
 
     def __init__(self, user) -> None:
         self.user = user
-        self.token = Token.objects.get_or_create(user=user)[0].key
+        self.token = token_key(user)
 
     def asset(self) -> Asset:
         asset = Asset.objects.filter(owner=self.user).first()

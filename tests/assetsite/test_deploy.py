@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
 OPERATIONS = REPO / "docs" / "operations.md"
-APP_SERVICES = ("migrate", "web", "worker", "worker-gpu", "scheduler")
+APP_SERVICES = ("migrate", "web", "worker", "webhook-worker", "worker-gpu", "scheduler")
 COMPOSE_ENV = {"SECRET_KEY": "compose-check", "POSTGRES_PASSWORD": "compose-check"}
 
 
@@ -56,8 +56,8 @@ def docker_compose(*args: str, env: dict[str, str] | None = None) -> subprocess.
 def test_compose_file_is_valid_for_compose_with_every_profile():
     result = docker_compose("--profile", "gpu", "--profile", "monitoring", "config", "--services", env=COMPOSE_ENV)
     assert result.returncode == 0, result.stderr
-    assert set(result.stdout.split()) == {"db", "redis", "migrate", "web", "worker", "worker-gpu", "scheduler",
-                                         "flower"}
+    assert set(result.stdout.split()) == {"db", "redis", "migrate", "web", "worker", "webhook-worker", "worker-gpu",
+                                         "scheduler", "flower"}
 
 
 def test_compose_refuses_to_start_without_secrets():
@@ -86,14 +86,14 @@ def test_compose_stack_has_what_production_needs():
         assert "media:/data" in service["volumes"], name
         assert service["environment"]["DEBUG"] == "0", name
         assert service["environment"]["LOG_FORMAT"] == "${LOG_FORMAT:-json}", name
-    for name in ("db", "redis", "web", "worker", "worker-gpu"):
+    for name in ("db", "redis", "web", "worker", "webhook-worker", "worker-gpu"):
         assert services[name]["healthcheck"]["test"], f"{name} has no healthcheck"
     assert services["web"]["command"][0] == "gunicorn"
     assert "/health/live/" in " ".join(services["web"]["healthcheck"]["test"])
     assert services["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["scheduler"]["command"][:4] == ["celery", "-A", "assetsite", "beat"]
     # The worker healthcheck pings the worker by the name its command gives it.
-    for name in ("worker", "worker-gpu"):
+    for name in ("worker", "webhook-worker", "worker-gpu"):
         command = services[name]["command"]
         assert command[command.index("-n") + 1] == "celery@%h"
         assert "celery@$$HOSTNAME" in services[name]["healthcheck"]["test"][1]

@@ -7,11 +7,12 @@ import re
 import pytest
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from integrations import services
-from integrations.models import Webhook, WebhookDelivery
+from integrations.models import ApiToken, Webhook, WebhookDelivery
+from integrations.services import token_create, token_digest
 from integrations.tasks import deliver_webhook
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,7 @@ def api_status(key: str) -> int:
 
 
 def shown_key(response) -> str:
-    match = re.search(r'id="token-key"[^>]*value="([0-9a-f]{40})"', response.content.decode())
+    match = re.search(r'id="token-key"[^>]*value="(ast_[A-Za-z0-9_-]{43})"', response.content.decode())
     assert match, "the page does not show the token"
     return match.group(1)
 
@@ -39,33 +40,54 @@ def allow_loopback(settings):
 # --- API token ------------------------------------------------------------------------------------------
 
 
-def test_token_page_creates_shows_regenerates_and_revokes(web_client, user):
+def test_token_page_creates_lists_and_revokes_named_tokens(web_client, user):
     url = reverse("integrations-token")
     page = web_client.get(url)
-    assert page.status_code == 200 and b"You have no token" in page.content
+    assert page.status_code == 200 and b"You have no tokens" in page.content
+    assert "no-store" in page["Cache-Control"]
 
-    created = web_client.post(url, {"action": "create"})
+    created = web_client.post(url, {"action": "create", "name": "backup script", "expires_in_days": "30"})
     first = shown_key(created)
-    assert Token.objects.get(user=user).key == first and api_status(first) == 200
+    assert "no-store" in created["Cache-Control"]  # the one answer that holds the key is never cached
+    token = ApiToken.objects.get(user=user)
+    assert token.name == "backup script" and token.digest == token_digest(first) and api_status(first) == 200
+    assert 29 <= (token.expires_at - timezone.now()).days <= 30
+    assert first not in "".join(str(value) for value in ApiToken.objects.values_list(flat=False).get())
 
-    later = web_client.get(url)
-    assert first.encode() not in later.content  # shown on demand only
-    assert shown_key(web_client.post(url, {"action": "show"})) == first
+    later = web_client.get(url).content.decode()
+    assert first not in later  # shown once: only the fingerprint is stored
+    assert "backup script" in later and token.prefix in later and first[:8] == token.prefix
+    token.refresh_from_db()
+    assert token.last_used_at is not None  # the API call above
 
-    second = shown_key(web_client.post(url, {"action": "regenerate"}))
-    assert second != first and api_status(first) == 401 and api_status(second) == 200
+    second = shown_key(web_client.post(url, {"action": "create", "name": "camera upload"}))
+    assert second != first and api_status(first) == 200 and api_status(second) == 200
+    assert ApiToken.objects.get(user=user, name="camera upload").expires_at is None
 
-    revoked = web_client.post(url, {"action": "revoke"}, follow=True)
-    assert b"revoked" in revoked.content and b"You have no token" in revoked.content
-    assert api_status(second) == 401 and not Token.objects.filter(user=user).exists()
+    revoked = web_client.post(url, {"action": "revoke", "token": token.pk}, follow=True)
+    assert b"revoked" in revoked.content and f'data-token-id="{token.pk}"'.encode() not in revoked.content
+    assert api_status(first) == 401 and api_status(second) == 200
+    assert list(ApiToken.objects.filter(user=user).values_list("name", flat=True)) == ["camera upload"]
 
     assert web_client.post(url, {"action": "explode"}).status_code == 400
+    assert web_client.post(url, {"action": "create", "expires_in_days": "12"}).status_code == 400
 
 
-def test_token_page_shows_only_your_own_token(web_client, other_user):
-    theirs = Token.objects.create(user=other_user)
-    page = web_client.post(reverse("integrations-token"), {"action": "show"})
-    assert theirs.key.encode() not in page.content and b"You have no token" in page.content
+def test_token_page_refuses_tokens_beyond_the_limits(web_client, user, settings):
+    settings.API_TOKEN_MAX_PER_USER = 1
+    url = reverse("integrations-token")
+    shown_key(web_client.post(url, {"action": "create", "name": "one"}))
+    refused = web_client.post(url, {"action": "create", "name": "two"})
+    assert refused.status_code == 400 and "revoke one you no longer use" in refused.content.decode()
+    assert ApiToken.objects.filter(user=user).count() == 1
+
+
+def test_token_page_shows_only_your_own_tokens(web_client, other_user):
+    theirs, key = token_create(user=other_user, name="mallory's deploy key")
+    page = web_client.get(reverse("integrations-token"))
+    assert key.encode() not in page.content and b"mallory" not in page.content and b"You have no tokens" in page.content
+    revoke = web_client.post(reverse("integrations-token"), {"action": "revoke", "token": theirs.pk})
+    assert revoke.status_code == 404 and ApiToken.objects.filter(pk=theirs.pk).exists()
 
 
 # --- webhooks -------------------------------------------------------------------------------------------
@@ -85,6 +107,9 @@ def test_add_webhook_shows_the_secret_once(web_client, user, allow_loopback):
     assert hook.secret.encode() in shown.content
     listing = web_client.get(reverse("integrations-webhooks")).content.decode()
     assert HOOK_URL in listing and hook.secret not in listing
+    # Every answer that shows (or could show) a secret is never stored by a browser or proxy.
+    for answer in (response, detail, shown):
+        assert "no-store" in answer["Cache-Control"]
 
 
 @pytest.mark.parametrize(
@@ -116,10 +141,11 @@ def test_webhook_detail_actions_and_delivery_log(
     ping = WebhookDelivery.objects.get(webhook=hook)
     assert queued == [ping.pk]
 
-    # Deliver it for real: port 9 on loopback refuses, so the log shows an error and a retry.
+    # Deliver it for real: port 9 on loopback refuses, so the log shows an error; a test delivery is not retried.
     services.delivery_attempt(delivery_pk=ping.pk)
     log = web_client.get(url).content.decode()
-    assert "webhook.ping" in log and "retrying" in log and str(ping.delivery_id) in log
+    assert "webhook.ping" in log and "failed" in log and "retrying" not in log and str(ping.delivery_id) in log
+    assert WebhookDelivery.objects.filter(webhook=hook).count() == 1 and queued == [ping.pk]
     assert "Connection refused" in log or "refused" in log.lower()
     assert "&quot;event&quot;: &quot;webhook.ping&quot;" in log  # the payload as JSON
 
@@ -161,7 +187,7 @@ def test_pages_need_login_and_csrf(client, user, allow_loopback):
     strict.force_login(user)
     assert strict.post(urls[0], {"action": "create"}).status_code == 403
     assert strict.post(urls[2], {"action": "delete"}).status_code == 403
-    assert Webhook.objects.filter(pk=hook.pk).exists() and not Token.objects.filter(user=user).exists()
+    assert Webhook.objects.filter(pk=hook.pk).exists() and not ApiToken.objects.filter(user=user).exists()
 
 
 def test_nav_links_to_the_integration_pages(web_client):

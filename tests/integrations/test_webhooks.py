@@ -122,6 +122,11 @@ def make_asset(owner, color=(10, 20, 30)):
     return asset_create(owner=owner, file=upload(image_bytes("PNG", size=(120, 80), color=color), "cat.png")).asset
 
 
+def event_delivery(hook: Webhook) -> WebhookDelivery:
+    """An asset.tagged delivery, not queued (a test delivery would do for sending, but it is never retried)."""
+    return WebhookDelivery.objects.create(webhook=hook, event="asset.tagged", payload={"event": "asset.tagged"})
+
+
 def tag(asset) -> None:
     detections_replace(
         asset_id=asset.pk,
@@ -260,7 +265,7 @@ def test_a_failing_receiver_is_retried_with_backoff_and_logged(
 
 def test_a_recovering_receiver_ends_the_retries(user, receiver, eager, loopback_allowed, monkeypatch):
     hook = services.webhook_create(owner=user, url=receiver.url)
-    delivery = services.webhook_ping(webhook=hook)
+    delivery = event_delivery(hook)
     receiver.status = 503
     services.delivery_attempt(delivery_pk=delivery.pk)  # first try fails; its retry row is queued
     receiver.status = 204
@@ -278,7 +283,7 @@ def test_redirects_are_not_followed(user, receiver, loopback_allowed):
     receiver.status = 302
     receiver.location = receiver.url.replace("/hooks/", "/elsewhere/")
     hook = services.webhook_create(owner=user, url=receiver.url)
-    delivery = services.webhook_ping(webhook=hook)
+    delivery = event_delivery(hook)
     services.delivery_attempt(delivery_pk=delivery.pk)
     delivery.refresh_from_db()
     assert [r.path.split("?")[0] for r in receiver.requests] == ["/hooks/assetsite"]
@@ -289,7 +294,7 @@ def test_a_slow_receiver_times_out(user, receiver, loopback_allowed, settings):
     settings.WEBHOOK_TIMEOUT = 0.3
     receiver.delay = 1.0
     hook = services.webhook_create(owner=user, url=receiver.url)
-    delivery = services.webhook_ping(webhook=hook)
+    delivery = event_delivery(hook)
     started = time.monotonic()
     services.delivery_attempt(delivery_pk=delivery.pk)
     assert time.monotonic() - started < 1.0
@@ -363,7 +368,7 @@ def test_the_sweeper_leaves_retries_to_their_countdown(user, receiver, loopback_
     monkeypatch.setattr(deliver_webhook, "apply_async", lambda *args, **kw: None)
     receiver.status = 500
     hook = services.webhook_create(owner=user, url=receiver.url)
-    first = services.webhook_ping(webhook=hook)
+    first = event_delivery(hook)
     services.delivery_attempt(delivery_pk=first.pk)  # fails; attempt 2 is due 30 s later
     soon = timezone.now() + timedelta(seconds=60)
     assert services.deliveries_sweep(now=soon).requeued == 0
@@ -373,7 +378,7 @@ def test_the_sweeper_leaves_retries_to_their_countdown(user, receiver, loopback_
 def test_an_attempt_whose_worker_died_is_retried_by_the_sweeper(user, receiver, loopback_allowed, monkeypatch):
     monkeypatch.setattr(deliver_webhook, "apply_async", lambda *args, **kw: None)
     hook = services.webhook_create(owner=user, url=receiver.url)
-    delivery = services.webhook_ping(webhook=hook)
+    delivery = event_delivery(hook)
     # Claimed, then the worker vanished before recording an answer.
     WebhookDelivery.objects.filter(pk=delivery.pk).update(delivered_at=timezone.now(), error=services.INTERRUPTED)
     assert services.deliveries_sweep().interrupted == 0  # it may still be running

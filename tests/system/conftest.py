@@ -1,8 +1,55 @@
-"""A live server for the tests that drive the site from outside (a browser, a generated API client)."""
+"""Helpers for tests through real processes: a live server for the tests that drive the site from
+outside (a browser, a generated API client), a disposable stack (testkit/stack.py) per module, and HTTP
+sessions that log in through the site's own login form."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
+
+from testkit.stack import Stack, missing_server_tools
+
+
+@contextmanager
+def running_stack(
+    workdir: Path, *, env: dict[str, str], workers: tuple[str, ...] = (), collectstatic: bool = False
+) -> Iterator[Stack]:
+    """PostgreSQL, Redis and gunicorn (DEBUG=0) of their own, plus one worker per entry of ``workers``
+    (its -Q queues). Skips where the machine lacks the servers."""
+    missing = missing_server_tools()
+    if missing:
+        pytest.skip(f"this test starts its own servers and needs {', '.join(missing)}")
+    stack = Stack(workdir, extra_env=env)
+    try:
+        stack.start_backends()
+        if collectstatic:  # DEBUG=0 serves hashed files from the manifest, as the Docker image does
+            stack.manage("collectstatic", "--noinput")
+        stack.start_site()
+        for queues in workers:
+            stack.add_worker(queues=queues)
+        yield stack
+    finally:
+        stack.close()
+
+
+def make_user(stack: Stack, username: str, password: str, *, staff: bool = False) -> None:
+    stack.python(
+        "import sys\n"
+        "from django.contrib.auth import get_user_model\n"
+        "user, _ = get_user_model().objects.get_or_create(username=sys.argv[1])\n"
+        "user.set_password(sys.argv[2]); user.is_staff = user.is_superuser = sys.argv[3] == '1'; user.save()\n",
+        username, password, "1" if staff else "0",
+    )
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert match, "no CSRF token in the form"
+    return match.group(1)
 
 
 @pytest.fixture(scope="session")

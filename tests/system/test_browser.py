@@ -448,10 +448,10 @@ def test_upload_browse_review_retag_and_bulk_in_a_real_browser(browser, site, wo
     tab.go("/integrations/token/")
     page.get_by_role("button", name="Create a token").click()
     key = page.locator("#token-key").input_value()
-    assert re.fullmatch(r"[0-9a-f]{40}", key)
+    assert re.fullmatch(r"ast_[A-Za-z0-9_-]{43}", key)
     screenshot(page, "token")
     page.get_by_role("button", name="Revoke").click()
-    page.locator("text=You have no token").wait_for()
+    page.locator("text=You have no tokens").wait_for()
 
     # --- a phone ---------------------------------------------------------------------------------------------
     phone = Page(
