@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from rest_framework.authtoken.models import Token
 
 from testkit.shapes import three_shapes_scene
+from tests.conftest import token_key
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -134,8 +134,7 @@ def test_a_generated_client_works_on_every_endpoint(site, generated):
     from assetsite_client.types import File
 
     user = UserFactory(username="integrator")
-    token = Token.objects.create(user=user)
-    client = AuthenticatedClient(base_url=site, token=token.key, prefix="Token", raise_on_unexpected_status=True)
+    client = AuthenticatedClient(base_url=site, token=token_key(user), prefix="Token", raise_on_unexpected_status=True)
 
     scene = three_shapes_scene()
     buffer = io.BytesIO()
