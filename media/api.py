@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
@@ -15,6 +14,7 @@ from assetsite.api import ApiError
 from media.models import Asset
 from media.selectors import asset_mark_new, assets_visible_to
 from media.services import AssetRejected, asset_create, asset_delete, asset_update
+from media.uploads import oversize_message
 
 
 class AssetUrlsSerializer(serializers.Serializer):
@@ -71,7 +71,10 @@ class AssetSerializer(serializers.ModelSerializer):
 
 
 class UploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="The image: JPEG, PNG, WebP, GIF, TIFF or HEIC/HEIF.")
+    file = serializers.FileField(
+        help_text="The image (JPEG, PNG, WebP, GIF, TIFF or HEIC/HEIF) or video (MP4, MOV, WebM or MKV with "
+        "H.264, HEVC, AV1, VP8 or VP9)."
+    )
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -104,11 +107,11 @@ class AssetViewSet(viewsets.ModelViewSet):  # PATCH, not PUT: see http_method_na
         if upload is None:
             if oversize:
                 raise ApiError(
-                    f"{oversize[0]} is larger than the upload limit of {settings.ASSET_MAX_BYTES / 1e6:.1f} MB.",
+                    oversize_message(request._request, oversize[0]),
                     code="file_too_large",
                     status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
                 )
-            raise ApiError("Send the image as the multipart/form-data field 'file'.", code="file_missing")
+            raise ApiError("Send the image or video as the multipart/form-data field 'file'.", code="file_missing")
         try:
             result = asset_create(owner=request.user, file=upload, filename=upload.name)
         except AssetRejected as rejection:

@@ -17,6 +17,7 @@ from django.views.generic import DetailView, ListView
 from media.models import Asset
 from media.selectors import asset_get, assets_visible_to
 from media.services import AssetRejected, asset_create
+from media.uploads import oversize_message
 
 THUMBNAIL_FIELDS = {"small": "thumbnail_small", "large": "thumbnail_large"}
 
@@ -63,7 +64,7 @@ class UploadView(LoginRequiredMixin, View):
                 filename=name,
                 asset=None,
                 created=False,
-                error=f"{name} is larger than the upload limit of {settings.ASSET_MAX_BYTES / 1e6:.1f} MB.",
+                error=oversize_message(request, name),
                 status=413,
             )
             for name in getattr(request, "oversize_uploads", [])
@@ -76,7 +77,7 @@ class UploadView(LoginRequiredMixin, View):
             else:
                 outcomes.append(UploadOutcome(result.asset.original_filename, result.asset, result.created))
         if not outcomes:
-            outcomes.append(UploadOutcome("", None, False, "Choose one or more image files to upload.", 400))
+            outcomes.append(UploadOutcome("", None, False, "Choose one or more image or video files to upload.", 400))
         accepted = [outcome for outcome in outcomes if outcome.asset is not None]
         statuses = {outcome.status for outcome in outcomes}
         status = 200 if accepted else (statuses.pop() if len(statuses) == 1 else 400)
