@@ -156,6 +156,13 @@ def open_video(source: IO[bytes], *, max_pixels: int) -> Iterator[tuple[InputCon
         ) from None
     try:
         stream = _main_video_stream(container)
+        if stream.codec_context is None:
+            raise VideoRejected(
+                "unsupported_codec",
+                f"The video is coded in a format this server cannot decode. Convert it to "
+                f"{', '.join(ACCEPTED_CODECS.values())} (for example H.264 in MP4).",
+                status=415,
+            )
         stream.codec_context.options = {"max_pixels": str(max_pixels)}
         yield container, stream
     finally:

@@ -31,6 +31,8 @@ ENCODERS: dict[str, tuple[str, str, dict[str, str]]] = {
     "av1": ("libsvtav1", "webm", {"preset": "12", "crf": "30"}),
     "vp8": ("libvpx", "webm", {"deadline": "realtime", "cpu-used": "8", "crf": "8", "b": "2M"}),
     "vp9": ("libvpx-vp9", "webm", {"deadline": "realtime", "cpu-used": "8", "crf": "24", "b": "0"}),
+    # Not accepted: MPEG-4 Part 2 (DivX era), for the refusal tests.
+    "mpeg4": ("mpeg4", "mp4", {"qscale": "4"}),
 }
 # container key -> FFmpeg muxer
 MUXERS = {"mp4": "mp4", "mov": "mov", "webm": "webm", "mkv": "matroska"}
@@ -300,6 +302,8 @@ def hostile_videos() -> list[HostileVideo]:
                      "header claims 16383×16383"),
         HostileVideo("song.mp4", audio_only("mp4"), 415, "no_video_stream", "only audio", "AAC, no picture"),
         HostileVideo("song.webm", audio_only("webm"), 415, "no_video_stream", "only audio", "Opus, no picture"),
+        HostileVideo("divx.mp4", encode(_small_clip(), codec="mpeg4"), 415, "unsupported_codec", "mpeg4",
+                     "MPEG-4 Part 2, a codec we do not take"),
         HostileVideo("notes.mp4", b"These are my notes, not a film.\n" * 20, 415, "unsupported_format",
                      "mp4, mov, webm or mkv video", "a text file renamed"),
         HostileVideo("forever.webm", huge_declared_duration(), 413, "video_too_long", "limit",
