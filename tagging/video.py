@@ -20,7 +20,7 @@ from typing import IO, Any, Protocol
 
 from PIL import Image
 
-from media.video import SampledFrame, VideoLimits, sample_frames
+from media.video import SampledFrame, SamplingStats, VideoLimits, sample_frames
 from tagging.boxes import DetectedObject
 from tagging.tracking import Track, Tracker, TrackerConfig, most_at_once
 
@@ -51,6 +51,7 @@ class VideoResult:
     resumed_from: float | None  # the checkpoint's time when this run resumed one
     decode_seconds: float  # this run only
     detect_seconds: float
+    frames_decoded: int  # this run only
 
     @property
     def label_counts(self) -> dict[str, int]:
@@ -95,6 +96,7 @@ def detect_video(
     tracker_config: TrackerConfig | None = None,
     scene_cuts: bool = True,
     max_pixels: int = VideoLimits.max_pixels,
+    decode_threads: int = 0,
 ) -> VideoResult:
     """Tracks of the objects ``detector`` finds in the video ``source`` (a seekable binary file).
 
@@ -116,6 +118,7 @@ def detect_video(
         resumed_from = after
     else:
         tracker = Tracker(config)
+    stats = SamplingStats()
     sampler = sample_frames(
         source,
         fps=sample_fps,
@@ -124,6 +127,8 @@ def detect_video(
         start_index=start_index,
         after=after,
         scene_cuts=scene_cuts,
+        decode_threads=decode_threads,
+        stats=stats,
     )
     decode_seconds = detect_seconds = 0.0
     last_checkpoint = time.monotonic()
@@ -176,4 +181,5 @@ def detect_video(
         resumed_from=resumed_from,
         decode_seconds=round(decode_seconds, 3),
         detect_seconds=round(detect_seconds, 3),
+        frames_decoded=stats.decoded,
     )

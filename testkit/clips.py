@@ -159,11 +159,13 @@ def encode(
     metadata: dict[str, str] | None = None,
     faststart: bool = False,
     gop_seconds: float = 2.0,
+    encoder_options: dict[str, str] | None = None,
 ) -> bytes:
     """The clip encoded as ``codec`` in ``container`` (default: MP4 for H.264/HEVC, WebM otherwise).
 
     ``rotation`` (degrees counter-clockwise) writes a display matrix: the frames are stored as drawn
     and a player turns them. ``faststart`` puts the MP4 index first, as phones and web encoders do.
+    ``encoder_options`` override the defaults (which favour speed: no B-frames for H.264).
     """
     encoder, default_container, options = ENCODERS[codec]
     container = container or default_container
@@ -177,7 +179,7 @@ def encode(
             stream = output.add_stream(encoder, rate=Fraction(clip.fps))
             stream.width, stream.height = clip.width, clip.height
             stream.pix_fmt = "yuv420p"
-            stream.options = {**options, "g": str(max(1, round(gop_seconds * clip.fps)))}
+            stream.options = {**options, "g": str(max(1, round(gop_seconds * clip.fps))), **(encoder_options or {})}
             if rotation:
                 stream.set_display_rotation(rotation)
             for index in range(clip.frame_count):

@@ -160,8 +160,25 @@ def test_a_cut_close_to_a_grid_time_marks_that_sample():
     assert len(samples) == 12
 
 
-def test_sampling_resumes_with_the_same_frames():
-    data = encode(three_shapes_clip(cut_at=3.05), gop_seconds=1.0)
+# B-frames (x264 "veryfast") give frames nothing references, which sampling need not decode.
+B_FRAMES = {"preset": "veryfast", "bf": "3"}
+
+
+def test_unreferenced_frames_far_from_the_grid_are_not_decoded():
+    data = encode(three_shapes_clip(fps=30, cut_at=3.02), encoder_options=B_FRAMES)
+    skipping, full = SamplingStats(), SamplingStats()
+    picked = list(sample_frames(io.BytesIO(data), fps=2.0, max_pixels=LIMITS.max_pixels, stats=skipping))
+    reference = list(sample_frames(io.BytesIO(data), fps=2.0, max_pixels=LIMITS.max_pixels, skip_nonref=False,
+                                   stats=full))
+    assert _pixels(picked) == _pixels(reference)
+    assert [s.t for s in picked if s.scene_cut] == [s.t for s in reference if s.scene_cut] == [pytest.approx(3.0333)]
+    assert full.decoded == 167  # frames 0-166: every frame up to one past the last sample (5.5 s)
+    assert skipping.decoded < full.decoded * 0.8
+
+
+@pytest.mark.parametrize("options", [None, B_FRAMES], ids=["no-b-frames", "b-frames"])
+def test_sampling_resumes_with_the_same_frames(options):
+    data = encode(three_shapes_clip(cut_at=3.05), gop_seconds=1.0, encoder_options=options)
     everything = list(sample_frames(io.BytesIO(data), fps=2.0, max_pixels=LIMITS.max_pixels))
     for middle in (3, 6, 7):
         stop = everything[middle]
