@@ -632,7 +632,8 @@ def sample_frames(
                             difference = np.abs(thumb.astype(np.int16) - previous_thumb.astype(np.int16)).mean()
                             is_cut = float(difference) > cut_threshold
                         previous_thumb = thumb
-                    if t <= last_yielded + 1e-9:
+                    # ``after`` comes back rounded (SampledFrame.t): frames are never this close otherwise.
+                    if t <= last_yielded + min(1e-3, half_frame):
                         continue
                     cut_pending = cut_pending or is_cut
                     grid_time = index * step

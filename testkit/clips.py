@@ -85,7 +85,7 @@ class Clip:
     shapes: tuple[MovingShape, ...]
     width: int = 480
     height: int = 320
-    fps: int = 10
+    fps: float = 10  # 30000 / 1001 for NTSC's 29.97
     duration: float = 6.0
     # Gradient from the first colour (left) to the second (right); after ``cut_at`` the second pair.
     background: tuple[tuple[int, int, int], tuple[int, int, int]] = ((225, 230, 235), (170, 190, 210))
@@ -176,7 +176,8 @@ def encode(
         with av.open(path, "w", format=MUXERS[container], options=muxer_options) as output:
             if metadata:
                 output.metadata.update(metadata)
-            stream = output.add_stream(encoder, rate=Fraction(clip.fps))
+            rate = Fraction(clip.fps).limit_denominator(1001)
+            stream = output.add_stream(encoder, rate=rate)
             stream.width, stream.height = clip.width, clip.height
             stream.pix_fmt = "yuv420p"
             stream.options = {**options, "g": str(max(1, round(gop_seconds * clip.fps))), **(encoder_options or {})}
@@ -185,7 +186,7 @@ def encode(
             for index in range(clip.frame_count):
                 frame = av.VideoFrame.from_ndarray(clip.frame(index), format="rgb24")
                 frame.pts = index
-                frame.time_base = Fraction(1, clip.fps)
+                frame.time_base = 1 / rate
                 for packet in stream.encode(frame):
                     output.mux(packet)
             for packet in stream.encode():

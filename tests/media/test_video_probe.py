@@ -176,11 +176,14 @@ def test_unreferenced_frames_far_from_the_grid_are_not_decoded():
     assert skipping.decoded < full.decoded * 0.8
 
 
-@pytest.mark.parametrize("options", [None, B_FRAMES], ids=["no-b-frames", "b-frames"])
-def test_sampling_resumes_with_the_same_frames(options):
-    data = encode(three_shapes_clip(cut_at=3.05), gop_seconds=1.0, encoder_options=options)
+@pytest.mark.parametrize(
+    ("fps", "options"), [(10, None), (10, B_FRAMES), (30000 / 1001, B_FRAMES)], ids=["10", "10-b-frames", "29.97"]
+)
+def test_sampling_resumes_with_the_same_frames(fps, options):
+    data = encode(three_shapes_clip(cut_at=3.05, fps=fps), gop_seconds=1.0, encoder_options=options)
     everything = list(sample_frames(io.BytesIO(data), fps=2.0, max_pixels=LIMITS.max_pixels))
-    for middle in (3, 6, 7):
+    assert any(s.scene_cut for s in everything)
+    for middle in (3, 6, 7, 8):
         stop = everything[middle]
         rest = list(sample_frames(io.BytesIO(data), fps=2.0, max_pixels=LIMITS.max_pixels,
                                   start_index=stop.resume_index, after=stop.t))
