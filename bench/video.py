@@ -111,7 +111,7 @@ def load(model: str, device: str, threads: int):  # type: ignore[no-untyped-def]
 
 
 def throughput(detector, clip: Path, *, sample_fps: float, batch: int, repeats: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    from media.video import SamplingStats, sample_frames
+    from media.video_frames import SamplingStats, sample_frames
     from tagging.video import detect_video
 
     stats = SamplingStats()

@@ -20,7 +20,8 @@ from media.imaging import ImageRejected, derived_exif, make_thumbnails, open_and
 from media.models import Asset, AssetKind
 from media.signals import asset_created
 from media.uploads import byte_limit
-from media.video import VideoLimits, VideoRejected, is_video, poster_frame, probe_video
+from media.video import VideoLimits, VideoRejected, is_video, probe_video
+from media.video_frames import poster_frame
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Decide whether an upload is a video we accept, read its facts, and pull frames out of it.
+"""Decide whether an upload is a video we accept and read its facts (frames: media.video_frames).
 
 Library: PyAV (the ``av`` package). Its wheels ship their own FFmpeg build (H.264, HEVC, AV1 through
 dav1d, VP8 and VP9 decoders; x264, x265, SVT-AV1 and libvpx encoders for the test clips), so no system
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +28,6 @@ from typing import IO
 
 import av
 import av.error
-import numpy as np
 from av.container import InputContainer
 from av.stream import Disposition
 from av.video.frame import VideoFrame
@@ -152,7 +151,7 @@ def open_video(source: IO[bytes], *, max_pixels: int) -> Iterator[tuple[InputCon
     except (av.error.FFmpegError, OSError, ValueError, EOFError, IndexError) as error:
         raise VideoRejected(
             "corrupt_video",
-            f"The video could not be read: it is truncated, empty or damaged ({_why(error)}).",
+            f"The video could not be read: it is truncated, empty or damaged ({error_text(error)}).",
         ) from None
     try:
         stream = _main_video_stream(container)
@@ -169,7 +168,7 @@ def open_video(source: IO[bytes], *, max_pixels: int) -> Iterator[tuple[InputCon
         container.close()
 
 
-def _why(error: BaseException) -> str:
+def error_text(error: BaseException) -> str:
     text = str(getattr(error, "strerror", None) or error).strip() or type(error).__name__
     return text[:200]
 
@@ -210,7 +209,7 @@ def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
     return float(value * time_base)
 
 
-def _declared_duration(container: InputContainer, stream: VideoStream) -> tuple[float | None, bool]:
+def declared_duration(container: InputContainer, stream: VideoStream) -> tuple[float | None, bool]:
     """Seconds the header gives, and whether they are the video track's own (else the container's,
     which may include a longer audio track)."""
     seconds = _seconds(stream.duration, stream.time_base)
@@ -227,18 +226,18 @@ def _declared_duration(container: InputContainer, stream: VideoStream) -> tuple[
     return seconds, own
 
 
-def _frame_rate(stream: VideoStream) -> float | None:
+def average_frame_rate(stream: VideoStream) -> float | None:
     for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
         if rate and rate > 0:
             return float(rate)
     return None
 
 
-def _stream_start(stream: VideoStream) -> int:
+def stream_start_pts(stream: VideoStream) -> int:
     return stream.start_time if stream.start_time is not None else 0
 
 
-def _upright_rotation(frame: VideoFrame) -> int:
+def frame_rotation(frame: VideoFrame) -> int:
     """FFmpeg's display-matrix angle (counter-clockwise) rounded to a quarter turn, as 0..270."""
     try:
         angle = float(frame.rotation or 0)
@@ -247,7 +246,7 @@ def _upright_rotation(frame: VideoFrame) -> int:
     return int(round(angle / 90.0)) % 4 * 90
 
 
-def _upright(image: Image.Image, rotation: int) -> Image.Image:
+def turn_upright(image: Image.Image, rotation: int) -> Image.Image:
     if rotation == 90:
         return image.transpose(Image.Transpose.ROTATE_90)
     if rotation == 180:
@@ -257,13 +256,13 @@ def _upright(image: Image.Image, rotation: int) -> Image.Image:
     return image
 
 
-def _first_frame(container: InputContainer, stream: VideoStream) -> VideoFrame | None:
+def first_frame(container: InputContainer, stream: VideoStream) -> VideoFrame | None:
     try:
         for frame in container.decode(stream):
             return frame
     except (av.error.FFmpegError, OSError, ValueError, EOFError, MemoryError) as error:
         raise VideoRejected(
-            "corrupt_video", f"The first frame of the video could not be decoded ({_why(error)})."
+            "corrupt_video", f"The first frame of the video could not be decoded ({error_text(error)})."
         ) from None
     return None
 
@@ -272,7 +271,7 @@ def _measured_end(container: InputContainer, stream: VideoStream, declared: floa
     """Seconds from the stream start to the end of the last video packet: jumps to the last keyframe
     and reads the packets after it, without decoding."""
     time_base = stream.time_base
-    start = _stream_start(stream)
+    start = stream_start_pts(stream)
     target = start + int((declared or 0) / time_base) + int(10 / time_base)
     try:
         container.seek(target, stream=stream, backward=True)
@@ -344,7 +343,7 @@ def probe_video(source: IO[bytes], *, limits: VideoLimits) -> VideoInfo:
         if width < 1 or height < 1:
             raise VideoRejected("corrupt_video", "The video's header gives no frame size.")
         _check_pixels(width, height, limits)
-        fps = _frame_rate(stream)
+        fps = average_frame_rate(stream)
         if fps is None:
             raise VideoRejected("corrupt_video", "The video's header gives no frame rate.")
         if fps > limits.max_fps:
@@ -354,7 +353,7 @@ def probe_video(source: IO[bytes], *, limits: VideoLimits) -> VideoInfo:
                 "Convert it to a lower frame rate.",
                 status=413,
             )
-        declared, own_duration = _declared_duration(container, stream)
+        declared, own_duration = declared_duration(container, stream)
         if declared is not None and declared > limits.max_seconds:
             raise VideoRejected(
                 "video_too_long",
@@ -362,13 +361,13 @@ def probe_video(source: IO[bytes], *, limits: VideoLimits) -> VideoInfo:
                 f"{_human_duration(limits.max_seconds)}. Cut it into shorter parts.",
                 status=413,
             )
-        first = _first_frame(container, stream)
+        first = first_frame(container, stream)
         if first is None:
             raise VideoRejected(
                 "corrupt_video", "The video has no frame that can be decoded: it is truncated or damaged."
             )
         _check_pixels(first.width, first.height, limits)
-        rotation = _upright_rotation(first)
+        rotation = frame_rotation(first)
         coded_width, coded_height = first.width, first.height
         measured = _measured_end(container, stream, declared)
         if measured is None:
@@ -420,249 +419,3 @@ def _check_pixels(width: int, height: int, limits: VideoLimits) -> None:
             f"{limits.max_pixels / 1e6:.1f} megapixels (8K). Downscale it and upload again.",
             status=413,
         )
-
-
-# --- frames -------------------------------------------------------------------------------------
-
-
-def _fit(width: int, height: int, longest: int | None) -> tuple[int, int]:
-    if not longest or max(width, height) <= longest:
-        return width, height
-    scale = longest / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def frame_to_image(frame: VideoFrame, *, size: tuple[int, int] | None = None) -> Image.Image:
-    """The frame as an upright RGB image, scaled (in one swscale pass) to ``size`` given upright."""
-    rotation = _upright_rotation(frame)
-    if size is None:
-        image = frame.to_image()
-    else:
-        width, height = size
-        if rotation in (90, 270):
-            width, height = height, width
-        image = frame.to_image(width=width, height=height, interpolation="AREA")
-    return _upright(image, rotation)
-
-
-def _brightness(frame: VideoFrame) -> tuple[float, float]:
-    small = frame.reformat(width=32, height=18, format="gray", interpolation="AREA").to_ndarray()
-    return float(small.mean()), float(small.std())
-
-
-def poster_frame(
-    source: IO[bytes], *, duration: float, max_pixels: int, max_side: int | None = 1024
-) -> Image.Image:
-    """A representative frame as an upright RGB image no larger than ``max_side``.
-
-    The first frame at 10 % of the video that is not nearly black or flat (fades, slates); then 25,
-    50 and 75 %; if all are dark, the one at 10 %. Each try costs one seek and at most one keyframe
-    interval of decoding.
-    """
-    fallback: VideoFrame | None = None
-    with open_video(source, max_pixels=max_pixels) as (container, stream):
-        time_base = stream.time_base
-        start = _stream_start(stream)
-        for fraction in (0.1, 0.25, 0.5, 0.75):
-            target = duration * fraction
-            frame = _frame_at(container, stream, start + int(target / time_base), time_base)
-            if frame is None:
-                continue
-            mean, spread = _brightness(frame)
-            if mean > 24 and spread > 6:
-                return frame_to_image(frame, size=_upright_fit(frame, max_side))
-            fallback = fallback or frame
-        if fallback is None:
-            container.seek(start, stream=stream, backward=True)
-            fallback = _first_frame(container, stream)
-        if fallback is None:
-            raise VideoRejected("corrupt_video", "The video has no frames that can be decoded.")
-        return frame_to_image(fallback, size=_upright_fit(fallback, max_side))
-
-
-def _upright_fit(frame: VideoFrame, longest: int | None) -> tuple[int, int]:
-    width, height = frame.width, frame.height
-    if _upright_rotation(frame) in (90, 270):
-        width, height = height, width
-    return _fit(width, height, longest)
-
-
-def _frame_at(container: InputContainer, stream: VideoStream, pts: int, time_base: Fraction) -> VideoFrame | None:
-    """The first frame at or after ``pts`` (the last one when the video ends before)."""
-    try:
-        container.seek(pts, stream=stream, backward=True)
-        last = None
-        for frame in container.decode(stream):
-            if frame.pts is not None and frame.pts >= pts:
-                return frame
-            last = frame
-        return last
-    except (av.error.FFmpegError, OSError, ValueError, EOFError):
-        return None
-
-
-def _decode_near_grid(
-    container: InputContainer, stream: VideoStream, *, step: float, frame_time: float, start_pts: int
-) -> Iterator[VideoFrame]:
-    """Decoded frames, skipping non-reference frames away from every grid time k × step.
-
-    The choice depends only on each packet's own time, never on how far sampling got, so a resumed
-    run decodes exactly the frames the first run decoded after its checkpoint.
-    """
-    context = stream.codec_context
-    time_base = stream.time_base
-    for packet in container.demux(stream):
-        if packet.pts is not None:
-            t = float((packet.pts - start_pts) * time_base)
-            offset = t - math.floor(t / step) * step  # time since the last grid time
-            # The picked frame is the first at or after (grid - half a frame): keep a margin either side.
-            near = offset <= 3 * frame_time or step - offset <= 2 * frame_time
-            context.skip_frame = "DEFAULT" if near else "NONREF"
-        yield from stream.decode(packet)
-
-
-@dataclass
-class SamplingStats:
-    """Filled in by sample_frames as it goes: what sampling cost."""
-
-    decoded: int = 0  # frames decoded
-    converted: int = 0  # frames converted to RGB (the samples)
-    seeks: int = 0
-
-
-@dataclass(frozen=True)
-class SampledFrame:
-    """One frame picked for analysis.
-
-    ``t`` is seconds from the start of the video (what a player's currentTime shows); ``image`` is
-    upright RGB; ``scene_cut`` marks the first sample after a cut; ``resume_index`` is the sampling
-    grid index to continue from after this sample (see ``sample_frames``).
-    """
-
-    t: float
-    image: Image.Image
-    scene_cut: bool
-    resume_index: int
-    original_size: tuple[int, int]  # upright width, height of the full frame
-
-
-def sample_frames(
-    source: IO[bytes],
-    *,
-    fps: float = 2.0,
-    max_pixels: int,
-    size_for: Callable[[int, int], tuple[int, int]] | None = None,
-    start_index: int = 0,
-    after: float | None = None,
-    scene_cuts: bool = True,
-    cut_threshold: float = 30.0,
-    seek_gap: float = 4.0,
-    decode_threads: int = 0,
-    skip_nonref: bool = True,
-    stats: SamplingStats | None = None,
-) -> Iterator[SampledFrame]:
-    """Frames at ``fps`` per second (grid times k / fps, each the first frame at or after its time,
-    within half a frame), plus the first frame after each scene cut when no grid sample is near.
-
-    Decodes what is needed only: frames are converted to RGB (and scaled to ``size_for(upright
-    width, height)`` in the same pass) only when picked; when the next grid time is more than
-    ``seek_gap`` seconds ahead, it seeks to the keyframe before it instead of decoding through. A
-    scene cut is a frame whose 32×18 grey thumbnail differs from the previous frame's by more than
-    ``cut_threshold`` (mean absolute difference, 0-255); that thumbnail is the only per-frame cost.
-    With ``skip_nonref``, frames that nothing references (most B-frames) are not even decoded unless
-    they lie within a few frames of a grid time, so the picked frames are the ones full decoding
-    would pick.
-    ``decode_threads`` > 0 turns on frame threading with that many threads (0: FFmpeg's default).
-
-    Resume with ``start_index`` (a sample's ``resume_index``) and ``after`` (its ``t``): sampling
-    restarts exactly where it stopped, with the same frames. Memory: one decoded frame plus the
-    yielded image.
-    """
-    if fps <= 0:
-        raise ValueError("fps must be positive")
-    stats = stats if stats is not None else SamplingStats()
-    step = 1.0 / fps
-    with open_video(source, max_pixels=max_pixels) as (container, stream):
-        if decode_threads:
-            # Frame and slice threads: phone videos have one slice per frame, so slice threads alone do little.
-            stream.codec_context.thread_type = "AUTO"
-            stream.codec_context.thread_count = decode_threads
-        time_base = stream.time_base
-        start_pts = _stream_start(stream)
-        half_frame = 0.5 / (_frame_rate(stream) or 30.0)
-        declared_end = _declared_duration(container, stream)[0]
-        index = start_index
-        previous_thumb: np.ndarray | None = None
-        cut_pending = False
-        last_yielded = after if after is not None else -math.inf
-        seek_to: float | None = after if after is not None else (index * step if index > 0 else None)
-        position = -math.inf  # time of the last decoded frame
-        no_seek_for = -1  # a grid index whose seek did not move forward: decode through instead
-        while True:
-            check_progress = False
-            if seek_to is not None:
-                # A little before the frame we need, so the frame before it is decoded too (scene cuts).
-                container.seek(
-                    start_pts + int(max(seek_to - 2 * half_frame, 0.0) / time_base), stream=stream, backward=True
-                )
-                previous_thumb = None
-                seek_to = None
-                check_progress = True
-                stats.seeks += 1
-            try:
-                frames = (
-                    _decode_near_grid(container, stream, step=step, frame_time=2 * half_frame, start_pts=start_pts)
-                    if skip_nonref
-                    else container.decode(stream)
-                )
-                for frame in frames:
-                    if frame.pts is None:
-                        continue
-                    t = float((frame.pts - start_pts) * time_base)
-                    stats.decoded += 1
-                    if check_progress:
-                        check_progress = False
-                        if t <= position:
-                            no_seek_for = index
-                    position = t
-                    is_cut = False
-                    if scene_cuts:
-                        thumb = frame.reformat(width=32, height=18, format="gray", interpolation="AREA").to_ndarray()
-                        if previous_thumb is not None:
-                            difference = np.abs(thumb.astype(np.int16) - previous_thumb.astype(np.int16)).mean()
-                            is_cut = float(difference) > cut_threshold
-                        previous_thumb = thumb
-                    # ``after`` comes back rounded (SampledFrame.t): frames are never this close otherwise.
-                    if t <= last_yielded + min(1e-3, half_frame):
-                        continue
-                    cut_pending = cut_pending or is_cut
-                    grid_time = index * step
-                    # The grid time is reached, or a cut far from it gets a sample of its own.
-                    if t >= grid_time - half_frame or (is_cut and grid_time - t > step / 2):
-                        while index * step <= t + half_frame:
-                            index += 1
-                        width, height = frame.width, frame.height
-                        if _upright_rotation(frame) in (90, 270):
-                            width, height = height, width
-                        image = frame_to_image(frame, size=size_for(width, height) if size_for else None)
-                        stats.converted += 1
-                        last_yielded = t
-                        yield SampledFrame(
-                            t=round(t, 4),
-                            image=image,
-                            scene_cut=cut_pending,
-                            resume_index=index,
-                            original_size=(width, height),
-                        )
-                        cut_pending = False
-                    elif declared_end is not None and grid_time > declared_end - half_frame:
-                        return  # the next grid time is past the end: nothing left to pick
-                    elif grid_time - t > seek_gap and index != no_seek_for:
-                        seek_to = grid_time
-                        break
-            except (av.error.FFmpegError, OSError, ValueError, EOFError) as error:
-                raise VideoRejected(
-                    "corrupt_video", f"The video could not be decoded after {max(position, 0):.1f} s ({_why(error)})."
-                ) from None
-            if seek_to is None:
-                return

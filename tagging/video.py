@@ -20,7 +20,8 @@ from typing import IO, Any, Protocol
 
 from PIL import Image
 
-from media.video import SampledFrame, SamplingStats, VideoLimits, sample_frames
+from media.video import VideoLimits
+from media.video_frames import SampledFrame, SamplingStats, sample_frames
 from tagging.boxes import DetectedObject
 from tagging.tracking import Track, Tracker, TrackerConfig, most_at_once
 

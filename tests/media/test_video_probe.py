@@ -1,4 +1,4 @@
-"""media.video: recognising, bounding and reading videos, poster frames and frame sampling."""
+"""media.video and media.video_frames: recognising, bounding and reading videos, poster frames, sampling."""
 
 from __future__ import annotations
 
@@ -8,15 +8,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from media.video import (
-    SamplingStats,
-    VideoLimits,
-    VideoRejected,
-    poster_frame,
-    probe_video,
-    sample_frames,
-    sniff_container,
-)
+from media.video import VideoLimits, VideoRejected, probe_video, sniff_container
+from media.video_frames import SamplingStats, poster_frame, sample_frames
 from testkit.clips import Clip, MovingShape, encode, hostile_videos, three_shapes_clip
 
 LIMITS = VideoLimits()
