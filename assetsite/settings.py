@@ -200,6 +200,11 @@ RENDITION_CACHE_PER_ASSET = env_int("RENDITION_CACHE_PER_ASSET", 32, minimum=1)
 # The site's public address (https://photos.example.com), for links sent without a request: webhooks.
 SITE_URL = env_str("SITE_URL", "")
 ASSET_THUMBNAIL_SIZES = {"small": 256, "large": 1024}
+# Videos (recognised by content) have limits of their own; ASSET_MAX_BYTES stays the images' limit.
+VIDEO_MAX_BYTES = env_int("VIDEO_MAX_BYTES", 4 * 1024**3, minimum=1)
+VIDEO_MAX_SECONDS = env_float("VIDEO_MAX_SECONDS", 1800.0, low=1.0)
+VIDEO_MAX_PIXELS = env_int("VIDEO_MAX_PIXELS", 8192 * 4320, minimum=1)  # 8K (DCI)
+VIDEO_MAX_FPS = env_float("VIDEO_MAX_FPS", 240.0, low=1.0)
 FILE_UPLOAD_HANDLERS = [
     "media.uploads.SizeLimitedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",

@@ -42,6 +42,7 @@ from media.renditions import (
 )
 from media.selectors import asset_get, asset_mark_new, assets_visible_to
 from media.services import AssetRejected, asset_create, asset_delete, asset_update
+from media.uploads import oversize_message
 from review.services import asset_manual_tags_set, assets_retag
 from search.api import AssetSearchBackend, QueryErrorPositionMixin
 from search.filters import AssetFilter
@@ -169,7 +170,10 @@ class AssetSerializer(serializers.ModelSerializer):
 
 
 class UploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="The image: JPEG, PNG, WebP, GIF, TIFF or HEIC/HEIF.")
+    file = serializers.FileField(
+        help_text="The image (JPEG, PNG, WebP, GIF, TIFF or HEIC/HEIF) or video (MP4, MOV, WebM or MKV with "
+        "H.264, HEVC, AV1, VP8 or VP9)."
+    )
 
 
 class AssetViewSet(QueryErrorPositionMixin, viewsets.ModelViewSet):  # PATCH, not PUT: see http_method_names
@@ -208,11 +212,11 @@ class AssetViewSet(QueryErrorPositionMixin, viewsets.ModelViewSet):  # PATCH, no
         if upload is None:
             if oversize:
                 raise ApiError(
-                    f"{oversize[0]} is larger than the upload limit of {settings.ASSET_MAX_BYTES / 1e6:.1f} MB.",
+                    oversize_message(request._request, oversize[0]),
                     code="file_too_large",
                     status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
                 )
-            raise ApiError("Send the image as the multipart/form-data field 'file'.", code="file_missing")
+            raise ApiError("Send the image or video as the multipart/form-data field 'file'.", code="file_missing")
         try:
             result = asset_create(owner=request.user, file=upload, filename=upload.name)
         except AssetRejected as rejection:

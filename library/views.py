@@ -24,6 +24,7 @@ from assetsite.pagination import InvalidCursor, keyset_page
 from media.models import Asset, TaggingStatus
 from media.selectors import assets_visible_to
 from media.services import AssetRejected, asset_create
+from media.uploads import oversize_message
 from media.views import owned_asset_or_404
 from review.forms import ManualTagForm
 from review.services import assets_retag, detection_add_manual
@@ -250,7 +251,7 @@ class UploadView(LoginRequiredMixin, View):
                 filename=name,
                 asset=None,
                 created=False,
-                error=f"{name} is larger than the upload limit of {settings.ASSET_MAX_BYTES / 1e6:.1f} MB.",
+                error=oversize_message(request, name),
                 status=413,
             )
             for name in getattr(request, "oversize_uploads", [])
@@ -264,7 +265,7 @@ class UploadView(LoginRequiredMixin, View):
             else:
                 outcomes.append(UploadOutcome(result.asset.original_filename, result.asset, result.created))
         if not outcomes:
-            outcomes.append(UploadOutcome("", None, False, "Choose one or more image files to upload.", 400))
+            outcomes.append(UploadOutcome("", None, False, "Choose one or more image or video files to upload.", 400))
         accepted = [outcome for outcome in outcomes if outcome.asset is not None]
         statuses = {outcome.status for outcome in outcomes}
         status = 200 if accepted else (statuses.pop() if len(statuses) == 1 else 400)

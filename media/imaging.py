@@ -34,6 +34,8 @@ ACCEPTED_DESCRIPTION = "JPEG, PNG, WebP, GIF, TIFF or HEIC/HEIF"
 FORMAT_ALIASES: dict[str, str] = {"MPO": "JPEG"}
 # Pillow plugins that may open an upload: the accepted formats (JPEG's also yields MPO).
 _OPENERS = list(ACCEPTED_FORMATS)
+# Videos are recognised and read by media.video; named here so every refusal lists both.
+ACCEPTED_VIDEO_CONTAINERS = "MP4, MOV, WebM or MKV"
 
 _EXIF_ORIENTATION = 0x0112
 _EXIF_DATETIME = 0x0132
@@ -197,7 +199,10 @@ def open_and_verify(
         raise ImageRejected("empty_file", "The file is empty.")
     known = describe_refused_content(head)
     if known:
-        raise ImageRejected("unsupported_format", f"The file is {known}. Upload a {ACCEPTED_DESCRIPTION} image.")
+        raise ImageRejected(
+            "unsupported_format",
+            f"The file is {known}. Upload a {ACCEPTED_DESCRIPTION} image or an {ACCEPTED_VIDEO_CONTAINERS} video.",
+        )
     with warnings.catch_warnings():
         # Pillow's decompression-bomb warning is an error here, whatever our own limit says.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -208,7 +213,8 @@ def open_and_verify(
                 raise ImageRejected("corrupt_image", "The image is corrupt: its header could not be read.") from None
             raise ImageRejected(
                 "unsupported_format",
-                f"The file is not a {ACCEPTED_DESCRIPTION} image (its content was not recognised).",
+                f"The file is not a {ACCEPTED_DESCRIPTION} image nor an {ACCEPTED_VIDEO_CONTAINERS} video "
+                "(its content was not recognised).",
             ) from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ImageRejected("too_many_pixels", _BOMB_MESSAGE) from None

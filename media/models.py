@@ -13,8 +13,13 @@ class TaggingStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class AssetKind(models.TextChoices):
+    IMAGE = "image", "Image"
+    VIDEO = "video", "Video"
+
+
 class Asset(models.Model):
-    """One uploaded image. Files are named by id, never by the uploaded filename."""
+    """One uploaded image or video. Files are named by id, never by the uploaded filename."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assets")
@@ -24,8 +29,14 @@ class Asset(models.Model):
     sha256 = models.CharField(max_length=64)
     format = models.CharField(max_length=10)
     mime_type = models.CharField(max_length=40)
+    kind = models.CharField(max_length=5, choices=AssetKind.choices, default=AssetKind.IMAGE)
+    # Upright (EXIF orientation or the video's rotation applied).
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
+    # Videos only: seconds, average frames per second, codec (h264, hevc, av1, vp8, vp9).
+    duration = models.FloatField(null=True, blank=True)
+    fps = models.FloatField(null=True, blank=True)
+    video_codec = models.CharField(max_length=16, blank=True)
     byte_size = models.PositiveBigIntegerField()
     taken_at = models.DateTimeField(null=True, blank=True)
     camera = models.CharField(max_length=255, blank=True)
@@ -62,6 +73,10 @@ class Asset(models.Model):
     @property
     def display_name(self) -> str:
         return self.title or self.original_filename
+
+    @property
+    def is_video(self) -> bool:
+        return self.kind == AssetKind.VIDEO
 
     @property
     def megapixels(self) -> float:

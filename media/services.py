@@ -8,6 +8,7 @@ import os
 import unicodedata
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import IO
 
 from django.conf import settings
@@ -18,9 +19,12 @@ from django.db import IntegrityError, transaction
 
 from media.decoding import DecodeLimits
 from media.imaging import ImageRejected, derived_exif, make_thumbnails, open_and_verify
-from media.models import Asset
+from media.models import Asset, AssetKind
 from media.renditions import renditions_delete
 from media.signals import asset_created
+from media.uploads import byte_limit
+from media.video import VideoLimits, VideoRejected, is_video, probe_video
+from media.video_frames import poster_frame
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +80,31 @@ def _file_size(source: IO[bytes]) -> int:
     return size
 
 
+def _head(source: IO[bytes]) -> bytes:
+    source.seek(0)
+    head = source.read(64)
+    source.seek(0)
+    return head
+
+
+@dataclass(frozen=True)
+class _Content:
+    """What an upload turned out to be, with its thumbnails made."""
+
+    kind: str
+    format: str
+    mime_type: str
+    extension: str
+    width: int
+    height: int
+    thumbnails: dict[str, bytes]
+    taken_at: datetime | None = None
+    camera: str = ""
+    duration: float | None = None
+    fps: float | None = None
+    video_codec: str = ""
+
+
 _REJECTION_STATUS = {"unsupported_format": 415, "too_many_pixels": 413, "too_many_frames": 413, "server_busy": 503}
 
 
@@ -90,42 +119,7 @@ def decode_limits() -> DecodeLimits:
     )
 
 
-def _delete_quietly(names: list[str]) -> None:
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except Exception:  # cleanup must not hide the original error
-            logger.exception("could not delete %s after a failed upload", name)
-
-
-def _renditions_delete_quietly(asset_id: uuid.UUID) -> None:
-    try:
-        renditions_delete(asset_id=asset_id)
-    except Exception:  # cleanup must not fail a deletion that happened
-        logger.exception("could not delete the renditions of %s", asset_id)
-
-
-def asset_create(*, owner: AbstractBaseUser, file: IO[bytes], filename: str | None = None) -> UploadResult:
-    """Validate, store and record an uploaded image for ``owner``.
-
-    The same content uploaded again by the same owner returns the existing asset. A refusal raises
-    AssetRejected and leaves nothing behind, in storage or in the database.
-    """
-    display_name = clean_filename(filename if filename is not None else getattr(file, "name", None))
-    size = _file_size(file)
-    if size == 0:
-        raise AssetRejected("empty_file", f"{display_name} is empty.", filename=display_name)
-    if size > settings.ASSET_MAX_BYTES:
-        raise AssetRejected(
-            "file_too_large",
-            f"{display_name} is {size / 1e6:.1f} MB; the limit is {settings.ASSET_MAX_BYTES / 1e6:.1f} MB.",
-            status=413,
-            filename=display_name,
-        )
-    sha256 = _sha256(file)
-    existing = Asset.objects.filter(owner=owner, sha256=sha256).first()
-    if existing is not None:
-        return UploadResult(asset=existing, created=False)
+def _inspect_image(file: IO[bytes], display_name: str) -> _Content:
     try:
         # Decoded only as large as the biggest thumbnail needs; the full-size frame never outlives the
         # decoder and counts against the decode budget while it exists.
@@ -148,24 +142,120 @@ def asset_create(*, owner: AbstractBaseUser, file: IO[bytes], filename: str | No
     thumb_exif = derived_exif(exif, strip_gps=settings.ASSET_STRIP_GPS)
     thumbnails = make_thumbnails(working, settings.ASSET_THUMBNAIL_SIZES, exif=thumb_exif)
     working.close()
+    return _Content(
+        kind=AssetKind.IMAGE,
+        format=info.format,
+        mime_type=info.mime_type,
+        extension=info.extension,
+        width=info.width,
+        height=info.height,
+        thumbnails=thumbnails,
+        taken_at=info.taken_at,
+        camera=info.camera,
+    )
+
+
+def _inspect_video(file: IO[bytes], display_name: str) -> _Content:
+    """Probe the container (first frame and last packets only), then a poster frame for the thumbnails."""
+    limits = VideoLimits(
+        max_pixels=settings.VIDEO_MAX_PIXELS, max_seconds=settings.VIDEO_MAX_SECONDS, max_fps=settings.VIDEO_MAX_FPS
+    )
+    try:
+        info = probe_video(file, limits=limits)
+        poster = poster_frame(
+            file,
+            duration=info.duration,
+            max_pixels=limits.max_pixels,
+            max_side=max(settings.ASSET_THUMBNAIL_SIZES.values()),
+        )
+    except VideoRejected as rejection:
+        raise AssetRejected(rejection.code, f"{display_name}: {rejection.message}", status=rejection.status,
+                            filename=display_name) from None
+    thumbnails = make_thumbnails(poster, settings.ASSET_THUMBNAIL_SIZES)
+    poster.close()
+    return _Content(
+        kind=AssetKind.VIDEO,
+        format=info.format,
+        mime_type=info.mime_type,
+        extension=info.extension,
+        width=info.width,
+        height=info.height,
+        thumbnails=thumbnails,
+        taken_at=info.taken_at,
+        camera=info.camera,
+        duration=info.duration,
+        fps=info.fps,
+        video_codec=info.codec,
+    )
+
+
+def _delete_quietly(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except Exception:  # cleanup must not hide the original error
+            logger.exception("could not delete %s after a failed upload", name)
+
+
+def _renditions_delete_quietly(asset_id: uuid.UUID) -> None:
+    try:
+        renditions_delete(asset_id=asset_id)
+    except Exception:  # cleanup must not fail a deletion that happened
+        logger.exception("could not delete the renditions of %s", asset_id)
+
+
+def asset_create(*, owner: AbstractBaseUser, file: IO[bytes], filename: str | None = None) -> UploadResult:
+    """Validate, store and record an uploaded image or video for ``owner``.
+
+    The content decides which it is (never the name): a file that starts like an MP4/MOV/WebM/MKV
+    container is probed as a video, with the VIDEO_* limits; anything else must be an image within
+    ASSET_MAX_BYTES. The file is read in chunks (hash, probe, copy to storage) and never held whole
+    in memory; large uploads arrive as Django temporary files.
+
+    The same content uploaded again by the same owner returns the existing asset. A refusal raises
+    AssetRejected and leaves nothing behind, in storage or in the database.
+    """
+    display_name = clean_filename(filename if filename is not None else getattr(file, "name", None))
+    size = _file_size(file)
+    if size == 0:
+        raise AssetRejected("empty_file", f"{display_name} is empty.", filename=display_name)
+    head = _head(file)
+    limit, applies_to = byte_limit(head)
+    if size > limit:
+        raise AssetRejected(
+            "file_too_large",
+            f"{display_name} is {size / 1e6:,.1f} MB; the limit is {limit / 1e6:,.1f} MB for {applies_to}.",
+            status=413,
+            filename=display_name,
+        )
+    sha256 = _sha256(file)
+    existing = Asset.objects.filter(owner=owner, sha256=sha256).first()
+    if existing is not None:
+        return UploadResult(asset=existing, created=False)
+    content = _inspect_video(file, display_name) if is_video(head) else _inspect_image(file, display_name)
+    thumbnails = content.thumbnails
 
     asset = Asset(
         owner=owner,
         original_filename=display_name,
         sha256=sha256,
-        format=info.format,
-        mime_type=info.mime_type,
-        width=info.width,
-        height=info.height,
+        kind=content.kind,
+        format=content.format,
+        mime_type=content.mime_type,
+        width=content.width,
+        height=content.height,
+        duration=content.duration,
+        fps=content.fps,
+        video_codec=content.video_codec,
         byte_size=size,
-        taken_at=info.taken_at,
-        camera=info.camera,
+        taken_at=content.taken_at,
+        camera=content.camera,
     )
     shard = asset.id.hex[:2]
     saved: list[str] = []
     try:
         file.seek(0)
-        asset.file.name = default_storage.save(f"originals/{shard}/{asset.id.hex}.{info.extension}", File(file))
+        asset.file.name = default_storage.save(f"originals/{shard}/{asset.id.hex}.{content.extension}", File(file))
         saved.append(asset.file.name)
         asset.thumbnail_small.name = default_storage.save(
             f"thumbnails/{shard}/{asset.id.hex}-small.webp", ContentFile(thumbnails["small"])
