@@ -28,6 +28,7 @@ from assetsite.api import ApiError, ErrorSerializer
 from assetsite.pagination import KeysetCursorPagination
 from media import signing
 from media.api import FILE_RESPONSES, SIGNED_PARAMETERS, FileView
+from media.decoding import DecodeBusy
 from media.files import file_response
 from media.links import asset_file_paths, signed_file_paths
 from media.models import Asset
@@ -298,7 +299,11 @@ class AssetRenditionView(FileView):
             throttle = RenditionMissThrottle()
             if not throttle.allow_request(request, self):
                 self.throttled(request, throttle.wait())
-            rendition = rendition_make(asset=asset, spec=spec, focus=focus)
+            try:
+                rendition = rendition_make(asset=asset, spec=spec, focus=focus)
+            except DecodeBusy as busy:
+                raise ApiError(f"{busy} Try again in a few seconds.", code="server_busy", status_code=503,
+                               retry_after=busy.retry_after) from None
         response = file_response(
             request,
             name=rendition.name,

@@ -24,6 +24,7 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from media.imaging import open_upright_rgb
+from media.limits import decode_limits
 from media.models import Asset
 
 logger = logging.getLogger(__name__)
@@ -184,7 +185,9 @@ def _render(asset: Asset, spec: RenditionSpec, focus: FocusBox | None) -> bytes:
     need = (max(1, round(asset.width * scale)), max(1, round(asset.height * scale)))
     pillow_format, _, _ = FORMATS[spec.format]
     with default_storage.open(asset.file.name, "rb") as handle:
-        upright = open_upright_rgb(handle, target_size=need if scale < 1 else None, keep_alpha=True)
+        upright = open_upright_rgb(
+            handle, target_size=need if scale < 1 else None, keep_alpha=True, limits=decode_limits()
+        )
     if upright.mode == "RGBA" and pillow_format == "JPEG":  # JPEG has no transparency: white behind it
         flat = Image.new("RGB", upright.size, (255, 255, 255))
         flat.paste(upright, mask=upright.getchannel("A"))
@@ -235,7 +238,10 @@ def rendition_find(*, asset: Asset, spec: RenditionSpec, focus: FocusBox | None)
 
 
 def rendition_make(*, asset: Asset, spec: RenditionSpec, focus: FocusBox | None) -> Rendition:
-    """Compute the rendition and store it (evicting the asset's oldest beyond the per-asset limit)."""
+    """Compute the rendition and store it (evicting the asset's oldest beyond the per-asset limit).
+
+    Raises media.decoding.DecodeBusy when the machine is decoding too much to start now.
+    """
     rendition = _rendition(asset, spec, focus, cached=False)
     data = _render(asset, spec, focus)
     _evict(asset, keep=rendition.name)

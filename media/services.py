@@ -17,8 +17,8 @@ from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
-from media.decoding import DecodeLimits
 from media.imaging import ImageRejected, derived_exif, make_thumbnails, open_and_verify
+from media.limits import decode_limits
 from media.models import Asset, AssetKind
 from media.renditions import renditions_delete
 from media.signals import asset_created
@@ -106,17 +106,6 @@ class _Content:
 
 
 _REJECTION_STATUS = {"unsupported_format": 415, "too_many_pixels": 413, "too_many_frames": 413, "server_busy": 503}
-
-
-def decode_limits() -> DecodeLimits:
-    """The decode budget and machine-wide slots from the settings (README: ASSET_DECODE_*)."""
-    return DecodeLimits(
-        pixel_budget=settings.ASSET_DECODE_PIXEL_BUDGET,
-        heavy_pixels=settings.ASSET_HEAVY_DECODE_PIXELS,
-        heavy_slots=settings.ASSET_HEAVY_DECODE_SLOTS,
-        lock_dir=settings.ASSET_DECODE_LOCK_DIR,
-        wait_seconds=settings.ASSET_DECODE_WAIT,
-    )
 
 
 def _inspect_image(file: IO[bytes], display_name: str) -> _Content:

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from assetsite.api import ApiError, ErrorSerializer
 from media.api import FILE_RESPONSES, SIGNED_PARAMETERS, FileView
+from media.decoding import DecodeBusy
 from media.models import Asset
 from media.selectors import asset_get, assets_visible_to
 from review.selectors import CropUnavailable, TooManyAssets, bulk_selection, detection_crop, detection_get
@@ -253,6 +254,9 @@ class DetectionCropView(FileView):
             crop = detection_crop(detection=detection)
         except CropUnavailable as problem:
             raise ApiError(str(problem), code="crop_unavailable", status_code=422) from None
+        except DecodeBusy as busy:
+            raise ApiError(f"{busy} Try again in a few seconds.", code="server_busy", status_code=503,
+                           retry_after=busy.retry_after) from None
         response = HttpResponse(crop.content, content_type=crop.content_type)
         response["ETag"] = etag
         response["Cache-Control"] = "private, max-age=3600"

@@ -19,7 +19,9 @@ from django.core.files.storage import default_storage
 from django.db.models import Case, F, FloatField, QuerySet, Value, When
 from django.db.models.functions import Abs
 
+from media.decoding import DecodeBusy
 from media.imaging import open_upright_rgb
+from media.limits import decode_limits
 from media.models import Asset
 from media.selectors import assets_visible_to
 from tagging.models import Detection, DetectionSource, ReviewState
@@ -100,14 +102,19 @@ def _safe_stem(text: str) -> str:
 
 
 def detection_crop(*, detection: Detection) -> Crop:
-    """The box's region of the upright original (EXIF orientation applied), at full resolution."""
+    """The box's region of the upright original (EXIF orientation applied), at full resolution.
+
+    Raises media.decoding.DecodeBusy when the machine is decoding too much to start now.
+    """
     box = detection.box
     if box is None:
         raise CropUnavailable("This tag has no box, so there is nothing to crop.")
     asset = detection.asset
     try:
         with default_storage.open(asset.file.name, "rb") as handle:
-            upright = open_upright_rgb(handle)
+            upright = open_upright_rgb(handle, limits=decode_limits())
+    except DecodeBusy:
+        raise  # not the file's fault: the caller answers "try again"
     except FileNotFoundError:
         raise CropUnavailable("The original file is missing from storage.") from None
     except (OSError, ValueError, SyntaxError) as error:  # what Pillow raises on a damaged file

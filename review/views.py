@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views import View
 
+from media.decoding import DecodeBusy
 from review.forms import BulkActionForm, DetectionReviewForm
 from review.selectors import CropUnavailable, bulk_selection, detection_crop, detection_get, review_queue
 from review.services import assets_bulk_action, detection_delete, detection_review
@@ -80,6 +81,9 @@ def detection_crop_view(request: HttpRequest, asset_id: Any, detection_id: int) 
         crop = detection_crop(detection=detection)
     except CropUnavailable as problem:
         return HttpResponse(str(problem), status=404 if detection.box is None else 422, content_type="text/plain")
+    except DecodeBusy as busy:
+        return HttpResponse(f"{busy} Try again in a few seconds.", status=503, content_type="text/plain",
+                            headers={"Retry-After": str(busy.retry_after)})
     response = HttpResponse(crop.content, content_type=crop.content_type)
     response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=crop.filename)
     response["Cache-Control"] = "private, max-age=3600"

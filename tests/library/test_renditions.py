@@ -202,3 +202,22 @@ def test_each_asset_keeps_a_bounded_number_and_deleting_removes_them(
 def test_asset_urls_name_the_rendition_endpoint(api_client, scene):
     urls = api_client.get(f"/api/assets/{scene.pk}/").json()["urls"]
     assert urls["rendition"].endswith(f"/api/assets/{scene.pk}/rendition/")
+
+
+def test_renditions_and_crops_wait_for_the_machines_decode_slots(api_client, scene, settings, tmp_path):
+    """They decode originals in the web process, so they count against the same limits as uploads."""
+    import fcntl
+
+    settings.ASSET_DECODE_LOCK_DIR = tmp_path
+    settings.ASSET_HEAVY_DECODE_SLOTS = 1
+    settings.ASSET_HEAVY_DECODE_PIXELS = 1000  # the 400×200 scene counts as heavy here
+    settings.ASSET_DECODE_WAIT = 0.2
+    ball = scene.detections.get(label__name="ball")
+    with open(tmp_path / "decode-slot-0.lock", "ab") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        busy, _ = fetch(api_client, scene, width=77)
+        assert busy.status_code == 503 and busy.json()["code"] == "server_busy" and busy["Retry-After"]
+        crop = api_client.get(f"/api/detections/{ball.pk}/crop/")
+        assert crop.status_code == 503 and crop.json()["code"] == "server_busy"
+    assert fetch(api_client, scene, width=77)[0].status_code == 200
+    assert api_client.get(f"/api/detections/{ball.pk}/crop/").status_code == 200
