@@ -18,10 +18,9 @@ from rest_framework.views import APIView
 
 from assetsite.api import ApiError, ErrorSerializer
 from media import signing
-from media.files import file_response
+from media.files import original_response, thumbnail_response
 from media.models import Asset
 from media.selectors import asset_get
-from media.views import THUMBNAIL_FIELDS
 
 SIGNED_PARAMETERS = [
     OpenApiParameter("expires", OpenApiTypes.INT, description="Of a signed URL: when it stops working (Unix time)."),
@@ -83,14 +82,7 @@ class AssetOriginalView(FileView):
 
     def get(self, request: Request, asset_id: uuid.UUID) -> Any:
         asset = self.asset_for(request, asset_id)
-        return file_response(
-            request,
-            name=asset.file.name,
-            content_type=asset.mime_type,
-            etag=asset.sha256,
-            filename=asset.original_filename,
-            as_attachment=request.query_params.get("download") == "1",
-        )
+        return original_response(request, asset, download=request.query_params.get("download") == "1")
 
 
 @extend_schema(parameters=SIGNED_PARAMETERS, responses=FILE_RESPONSES)
@@ -98,14 +90,4 @@ class AssetThumbnailView(FileView):
     """A WebP thumbnail: ``small`` (256 px on the long side) or ``large`` (1024 px)."""
 
     def get(self, request: Request, asset_id: uuid.UUID, size: str) -> Any:
-        field = THUMBNAIL_FIELDS.get(size)
-        if field is None:
-            raise NotFound("No such thumbnail size: use small or large.")
-        asset = self.asset_for(request, asset_id)
-        name = getattr(asset, field).name
-        if not name:
-            raise NotFound("This asset has no thumbnail.")
-        return file_response(
-            request, name=name, content_type="image/webp", etag=f"{asset.sha256}-{size}",
-            cache_control="private, max-age=86400",
-        )
+        return thumbnail_response(request, self.asset_for(request, asset_id), size)

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from typing import IO
 
 from django.core.files.storage import default_storage
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
+
+from media.models import Asset
 
 CHUNK = 256 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -105,3 +107,32 @@ def file_response(
     if filename or as_attachment:
         response["Content-Disposition"] = content_disposition_header(as_attachment, filename) or "inline"
     return response
+
+
+THUMBNAIL_FIELDS = {"small": "thumbnail_small", "large": "thumbnail_large"}
+
+
+def original_response(request: HttpRequest, asset: Asset, *, download: bool) -> HttpResponse:
+    """The original, byte for byte; its ETag is its SHA-256."""
+    return file_response(
+        request,
+        name=asset.file.name,
+        content_type=asset.mime_type,
+        etag=asset.sha256,
+        filename=asset.original_filename,
+        as_attachment=download,
+    )
+
+
+def thumbnail_response(request: HttpRequest, asset: Asset, size: str) -> HttpResponse:
+    """A WebP thumbnail; Http404 for an unknown size or an asset without one."""
+    field = THUMBNAIL_FIELDS.get(size)
+    if field is None:
+        raise Http404("No such thumbnail size: use small or large.")
+    name = getattr(asset, field).name
+    if not name:
+        raise Http404("This asset has no thumbnail.")
+    return file_response(
+        request, name=name, content_type="image/webp", etag=f"{asset.sha256}-{size}",
+        cache_control="private, max-age=86400",
+    )

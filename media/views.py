@@ -7,11 +7,9 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 
-from media.files import file_response
+from media.files import original_response, thumbnail_response
 from media.models import Asset
 from media.selectors import asset_get
-
-THUMBNAIL_FIELDS = {"small": "thumbnail_small", "large": "thumbnail_large"}
 
 
 def owned_asset_or_404(request: HttpRequest, asset_id: Any) -> Asset:
@@ -26,26 +24,9 @@ def owned_asset_or_404(request: HttpRequest, asset_id: Any) -> Asset:
 def asset_file(request: HttpRequest, asset_id: str) -> HttpResponse:
     """The original file, exactly as uploaded (ETag and Range answered, as in the API)."""
     asset = owned_asset_or_404(request, asset_id)
-    return file_response(
-        request,
-        name=asset.file.name,
-        content_type=asset.mime_type,
-        etag=asset.sha256,
-        filename=asset.original_filename,
-        as_attachment=request.GET.get("download") == "1",
-    )
+    return original_response(request, asset, download=request.GET.get("download") == "1")
 
 
 @login_required
 def asset_thumbnail(request: HttpRequest, asset_id: str, size: str) -> HttpResponse:
-    field = THUMBNAIL_FIELDS.get(size)
-    if field is None:
-        raise Http404("No such thumbnail size.")
-    asset = owned_asset_or_404(request, asset_id)
-    name = getattr(asset, field).name
-    if not name:
-        raise Http404("This asset has no thumbnail.")
-    return file_response(
-        request, name=name, content_type="image/webp", etag=f"{asset.sha256}-{size}",
-        cache_control="private, max-age=86400",
-    )
+    return thumbnail_response(request, owned_asset_or_404(request, asset_id), size)
