@@ -74,9 +74,10 @@ def _login(stack, username: str, password: str, forwarded: str = "") -> tuple[in
     return answer.status_code, time.perf_counter() - started, answer.text
 
 
-def attacks(stack, detection_worker, webhook_worker) -> tuple[list[list[str]], int]:
+def attacks(stack, detection_worker, webhook_worker, silent_port: int) -> tuple[list[list[str]], int]:
     """Runs each attack against the stack (its workers: detection only, webhooks only); returns the table's
-    rows and how many attacks were not held off as expected."""
+    rows and how many attacks were not held off as expected. ``silent_port``: a free port the stack's
+    WEBHOOK_ALLOWED_PORTS admits, for the receiver that never answers."""
     import glob
     import io
     import shutil
@@ -87,7 +88,7 @@ def attacks(stack, detection_worker, webhook_worker) -> tuple[list[list[str]], i
     import requests
 
     from testkit.shapes import three_shapes_scene
-    from testkit.stack import free_port, wait_until
+    from testkit.stack import wait_until
 
     rows: list[list[str]] = []
     failures = 0
@@ -145,7 +146,7 @@ def attacks(stack, detection_worker, webhook_worker) -> tuple[list[list[str]], i
     # 4. A webhook ping to a receiver that never answers, then an upload.
     token = keys[0]
     headers = {"Authorization": f"Token {token}"}
-    port = free_port()
+    port = silent_port
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", port))
         silent.listen(64)
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from testkit import server_limits
     from testkit.hostile_corpus import hostile, odd_valid
-    from testkit.stack import Stack, wait_until
+    from testkit.stack import Stack, free_port, wait_until
 
     args = parse_args(argv)
     samples = [] if args.attacks == "only" else [*hostile(), *odd_valid()]
@@ -201,7 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     failures = 0
     with tempfile.TemporaryDirectory(prefix="assetsite-hostile-") as workdir:
         # One web process, so that its peak memory is the request's.
-        stack = Stack(Path(workdir), web_workers=1, extra_env={**server_limits.SERVER_LIMITS_ENV, **ATTACK_ENV})
+        # The silent receiver's port is admitted; the other unusual ports stay refused (server_limits checks).
+        silent_port = free_port()
+        ports = {"WEBHOOK_ALLOWED_PORTS": f"80,443,8080,8443,{silent_port}"}
+        env = {**server_limits.SERVER_LIMITS_ENV, **ATTACK_ENV, **ports}
+        stack = Stack(Path(workdir), web_workers=1, extra_env=env)
         try:
             stack.start_backends()
             stack.manage("collectstatic", "--noinput")  # the pages, with DEBUG=0
@@ -263,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             survived = worker.running() and worker.pid == pid and "exited with" not in worker.log(10_000_000)
 
             if args.attacks == "only":
-                attack_rows, failures = attacks(stack, worker, webhook_worker)
+                attack_rows, failures = attacks(stack, worker, webhook_worker, silent_port)
                 return report_attacks(attack_rows, failures, markdown=args.markdown)
             cases = [
                 *server_limits.worst_legal_images(stack, token),
@@ -279,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             ]
             failures += sum(not case.ok for case in cases)
             if args.attacks != "skip":
-                attack_rows, attack_failures = attacks(stack, worker, webhook_worker)
+                attack_rows, attack_failures = attacks(stack, worker, webhook_worker, silent_port)
                 failures += attack_failures
         finally:
             stack.close()

@@ -24,7 +24,8 @@ from tests.system.conftest import running_stack
 pytestmark = [pytest.mark.stack, pytest.mark.worker]
 
 TIMEOUT = 12  # WEBHOOK_TIMEOUT in the stack: how long the silent receiver holds the ping
-ENV = {"WEBHOOK_ALLOW_PRIVATE_TARGETS": "1", "WEBHOOK_TIMEOUT": str(TIMEOUT), "WEBHOOK_RETRY_BASE": "2"}
+ENV = {"WEBHOOK_ALLOW_PRIVATE_TARGETS": "1", "WEBHOOK_ALLOWED_PORTS": "*", "WEBHOOK_TIMEOUT": str(TIMEOUT),
+       "WEBHOOK_RETRY_BASE": "2"}
 
 
 @pytest.fixture(scope="module")
