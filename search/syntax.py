@@ -253,13 +253,13 @@ def is_filter(node: Tree) -> bool:
 
 
 def collection_names(tree: Tree) -> set[str]:
-    """The names in the query's ``collection:"Name"`` filters."""
+    """The names in the query's ``collection:"Name"`` filters, spaces collapsed as collection names are."""
     names: set[str] = set()
     for node in tree.iter_subtrees():
         if node.data == "term" and is_filter(node):
             name, qualifiers = term_parts(node)
             if FIELD_NAMES[name.value.lower()] == "collection" and len(qualifiers) == 1:
-                names.add(unquote(qualifiers[0][1]))
+                names.add(" ".join(unquote(qualifiers[0][1]).split()))
     return names
 
 
