@@ -35,6 +35,7 @@ class TrashedAssetSerializer(serializers.ModelSerializer):
 
 class EmptiedSerializer(serializers.Serializer):
     deleted = serializers.IntegerField()
+    ids = serializers.ListField(child=serializers.UUIDField(), help_text="The assets deleted for good.")
 
 class TrashListView(generics.ListAPIView):
     """Your trashed assets, most recently deleted first (GET); empty the trash for good (DELETE)."""
@@ -47,7 +48,9 @@ class TrashListView(generics.ListAPIView):
 
     @extend_schema(request=None, responses={200: EmptiedSerializer})
     def delete(self, request: Request) -> Response:
-        return Response({"deleted": trash_empty(assets=trash_of(request.user))})
+        ids = list(trash_of(request.user).values_list("pk", flat=True))
+        deleted = trash_empty(assets=trash_of(request.user).filter(pk__in=ids))
+        return Response({"deleted": deleted, "ids": ids})
 
 def _trashed(request: Request, asset_id: str) -> Asset:
     asset = trashed_asset_get(user=request.user, asset_id=asset_id)

@@ -137,7 +137,7 @@ def test_another_users_trash_is_404(api_client, other_api_client, other_user, ta
     assert other_api_client.get("/api/trash/").json()["results"] == []
     assert other_api_client.post(f"/api/trash/{tagged.pk}/restore/").status_code == 404
     assert other_api_client.delete(f"/api/trash/{tagged.pk}/").status_code == 404
-    assert other_api_client.delete("/api/trash/").json() == {"deleted": 0}
+    assert other_api_client.delete("/api/trash/").json() == {"deleted": 0, "ids": []}
     client.force_login(other_user)
     assert client.get(f"/trash/{tagged.pk}/thumbnail/small/").status_code == 404
     assert client.post(f"/trash/{tagged.pk}/restore/").status_code == 404
@@ -171,7 +171,8 @@ def test_empty_trash_deletes_only_the_trash(api_client, user, settings, django_c
     for asset in gone:
         api_client.delete(f"/api/assets/{asset.pk}/")
     with django_capture_on_commit_callbacks(execute=True):
-        assert api_client.delete("/api/trash/").json() == {"deleted": 2}
+        emptied = api_client.delete("/api/trash/").json()
+    assert emptied["deleted"] == 2 and sorted(emptied["ids"]) == sorted(str(asset.pk) for asset in gone)
     assert list(Asset.all_objects.values_list("pk", flat=True)) == [kept.pk]
     assert all(kept.pk.hex in path.name for path in stored_files(settings.MEDIA_ROOT))
 
