@@ -22,6 +22,7 @@ from media.services import asset_create, trash_purge
 from review.services import detection_add_manual, detection_review
 from tagging.boxes import Box
 from tagging.models import AssetTag, Detection
+from tagging.selectors import label_names_of
 from tests.conftest import stored_files
 from tests.images import image_bytes, upload
 from tests.tagged_assets import make_asset, tag
@@ -118,6 +119,7 @@ def test_a_trashed_asset_is_gone_from_every_read(api_client, web_client, user, r
         assert web_client.get(url).status_code == 404, url
     assert key not in web_client.get("/").content.decode()
     assert key not in web_client.get("/review/").content.decode()
+    assert label_names_of(user=user) == []  # tag suggestions come from visible images only
     assert api_client.get("/api/export/coco/").json()["images"] == []
     assert api_client.patch(f"/api/assets/{key}/", {"title": "x"}, format="json").status_code == 404
     assert api_client.post("/api/assets/bulk/", {"action": "retag", "ids": [key]},
