@@ -57,7 +57,7 @@ def picture(background: tuple[int, int, int], shapes: list[str], size=(480, 320)
     side, top = 110, 100
     boxes = []
     for index, shape in enumerate(shapes):
-        left = 30 + index * 150
+        left = int(size[0] * (index + 0.5) / len(shapes) - side / 2)
         if shape == "circle":
             draw.ellipse((left, top, left + side, top + side), fill=COLOURS[shape])
         elif shape == "square":
@@ -100,6 +100,14 @@ def library(sent):
         tag(asset, *boxes)
         assets[name] = asset
     return user, assets
+
+
+def all_loaded(page, selector: str) -> None:
+    """Every image under ``selector`` arrived and decoded (a broken one never gets a width)."""
+    page.wait_for_function(
+        "(selector) => [...document.querySelectorAll(selector)].every((img) => img.complete && img.naturalWidth > 0)",
+        arg=selector,
+    )
 
 
 def logged_in(browser, live_server, user, **options) -> Page:
@@ -182,7 +190,7 @@ def test_hearts_collections_select_all_zip_and_share_links(browser, live_server,
     stranger.page.goto(url)
     shown = stranger.page.locator("#grid .name").all_inner_texts()
     assert sorted(shown) == ["harbour.png", "kiosk.png", "meadow.png", "orchard.png"]
-    assert stranger.page.locator("#grid img").evaluate_all("imgs => imgs.every(img => img.naturalWidth > 0)")
+    all_loaded(stranger.page, "#grid img")
     assert "attic.png" not in stranger.page.content() and "Log out" not in stranger.page.content()
     screenshot(stranger.page, "shared")
     stranger.page.locator("#grid .card-link").first.click()
@@ -224,7 +232,6 @@ def test_trash_and_restore_in_the_browser(browser, live_server, library):
     Detection.objects.filter(pk=triangle.pk).update(review=ReviewState.ACCEPTED)
     detections_before = sorted(Detection.objects.filter(asset=meadow).values_list("pk", "label__name", "review"))
     tab.go("/")
-    page.get_by_label("Collection to add to").fill("Fields")  # the bar shows once something is ticked
     page.get_by_label("Select meadow.png").check()
     page.get_by_label("Collection to add to").fill("Fields")
     page.get_by_role("button", name="Add to collection").click()
@@ -249,7 +256,7 @@ def test_trash_and_restore_in_the_browser(browser, live_server, library):
     # The trash shows both, with thumbnails; restore brings back the tags, reviews and collection.
     tab.go("/trash/")
     assert sorted(page.locator("#trash .name").all_inner_texts()) == ["meadow.png", "pier.png"]
-    assert page.locator("#trash img").evaluate_all("imgs => imgs.every(img => img.naturalWidth > 0)")
+    all_loaded(page, "#trash img")
     screenshot(page, "trash")
     page.get_by_role("button", name="Restore meadow.png").click()
     page.locator(".messages", has_text="Restored “meadow.png”").wait_for()
