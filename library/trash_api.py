@@ -46,7 +46,7 @@ class TrashListView(generics.ListAPIView):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return trash_of(self.request.user)
 
-    @extend_schema(request=None, responses={200: EmptiedSerializer})
+    @extend_schema(operation_id="trash_empty", request=None, responses={200: EmptiedSerializer})
     def delete(self, request: Request) -> Response:
         ids = list(trash_of(request.user).values_list("pk", flat=True))
         deleted = trash_empty(assets=trash_of(request.user).filter(pk__in=ids))
