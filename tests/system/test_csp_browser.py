@@ -31,7 +31,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 PASSWORD = "a-long-unusual-passphrase-42"
-ENV = {"LOGIN_FAILURE_LIMIT": "2", "LOGIN_FAILURE_LIMIT_PER_IP": "100", "WEBHOOK_ALLOW_PRIVATE_TARGETS": "1"}
+ENV = {"LOGIN_FAILURE_LIMIT": "2", "LOGIN_FAILURE_LIMIT_PER_IP": "100", "WEBHOOK_ALLOW_PRIVATE_TARGETS": "1",
+       "WEBHOOK_ALLOWED_PORTS": "*"}  # the hook points at 127.0.0.1:9
 
 # Reports that are the policy doing its job, not a page breaking it. None: Redoc's bundle, which asks for
 # its vendor's logo from cdn.redoc.ly, is served with that address pointing here (assetsite/api_docs.py).
