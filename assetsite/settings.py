@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "media.apps.MediaConfig",
+    "albums.apps.AlbumsConfig",
     "tagging.apps.TaggingConfig",
     "search.apps.SearchConfig",
     "review.apps.ReviewConfig",
@@ -429,6 +430,19 @@ COCO_IMPORT_MAX_BYTES = env_int("COCO_IMPORT_MAX_BYTES", 20 * 1024 * 1024, minim
 COCO_IMPORT_MAX_ANNOTATIONS = env_int("COCO_IMPORT_MAX_ANNOTATIONS", 50_000, minimum=1)
 COCO_EXPORT_MAX_ASSETS = env_int("COCO_EXPORT_MAX_ASSETS", 10_000, minimum=1)
 BULK_MAX_ASSETS = env_int("BULK_MAX_ASSETS", 1000, minimum=1)
+
+# --- the library: trash, zip downloads, share links ----------------------------------------------
+
+# Deleting moves an asset to the trash; the sweeper deletes it for good (files too) this many days later.
+TRASH_DAYS = env_int("TRASH_DAYS", 30, minimum=1)
+TRASH_PURGE_INTERVAL = env_int("TRASH_PURGE_INTERVAL", 3600, minimum=1)
+CELERY_BEAT_SCHEDULE["purge-trash"] = {"task": "media.tasks.purge_trash", "schedule": float(TRASH_PURGE_INTERVAL)}
+# One zip download (a selection, a search, a collection, a shared collection) holds at most this many
+# originals and this many bytes of them; more is a 400 that says to narrow it down.
+ZIP_MAX_ASSETS = env_int("ZIP_MAX_ASSETS", 1000, minimum=1)
+ZIP_MAX_BYTES = env_int("ZIP_MAX_BYTES", 4 * 1024**3, minimum=1)
+# A share link lives at most this many days (0: links may be made without an end).
+SHARE_LINK_MAX_DAYS = env_int("SHARE_LINK_MAX_DAYS", 0, minimum=0)
 
 # --- security (production when DEBUG is off) ----------------------------------------------------
 

@@ -9,6 +9,9 @@ from assetsite.api_docs import RedocView, redoc_bundle
 from assetsite.api_errors import api_not_found
 from integrations.api import ApiTokenViewSet, CocoExportView, CocoImportView, WebhookViewSet
 from library.api import AssetRenditionView, AssetSignedUrlView, AssetViewSet
+from library.collections_api import CollectionAssetsView, CollectionShareView, CollectionViewSet
+from library.downloads import AssetDownloadView
+from library.trash_api import TrashItemView, TrashListView, TrashRestoreView
 from media.api import AssetOriginalView, AssetThumbnailView
 from review.api import AssetBulkView, AssetDetectionsView, DetectionCropView, DetectionView
 from search.api import LabelFacetView
@@ -18,10 +21,12 @@ router = DefaultRouter()
 router.register("assets", AssetViewSet, basename="asset")
 router.register("webhooks", WebhookViewSet, basename="webhook")
 router.register("tokens", ApiTokenViewSet, basename="token")
+router.register("collections", CollectionViewSet, basename="collection")
 
 api_urls = [
     # Before the router: "assets/bulk/" would otherwise be read as the detail URL of an asset "bulk".
     path("assets/bulk/", AssetBulkView.as_view(), name="asset-bulk"),
+    path("assets/download/", AssetDownloadView.as_view(), name="asset-download"),
     path("assets/<str:asset_id>/detections/", AssetDetectionsView.as_view(), name="asset-detections"),
     path("assets/<uuid:asset_id>/original/", AssetOriginalView.as_view(), name="asset-original"),
     path("assets/<uuid:asset_id>/thumbnail/<str:size>/", AssetThumbnailView.as_view(), name="asset-thumbnail"),
@@ -29,6 +34,11 @@ api_urls = [
     path("assets/<uuid:asset_id>/signed-urls/", AssetSignedUrlView.as_view(), name="asset-signed-url"),
     path("detections/<int:detection_id>/crop/", DetectionCropView.as_view(), name="detection-crop"),
     path("detections/<str:detection_id>/", DetectionView.as_view(), name="detection-detail"),
+    path("collections/<str:collection_id>/assets/", CollectionAssetsView.as_view(), name="collection-assets"),
+    path("collections/<str:collection_id>/share/", CollectionShareView.as_view(), name="collection-share"),
+    path("trash/", TrashListView.as_view(), name="trash"),
+    path("trash/<str:asset_id>/", TrashItemView.as_view(), name="trash-item"),
+    path("trash/<str:asset_id>/restore/", TrashRestoreView.as_view(), name="trash-restore"),
     path("export/coco/", CocoExportView.as_view(), name="coco-export"),
     path("import/coco/", CocoImportView.as_view(), name="coco-import"),
     *router.urls,

@@ -42,7 +42,7 @@ from media.renditions import (
     rendition_spec_parse,
 )
 from media.selectors import asset_get, asset_mark_new, assets_visible_to
-from media.services import AssetRejected, asset_create, asset_delete, asset_update
+from media.services import AssetRejected, asset_create, asset_trash, asset_update
 from media.uploads import oversize_message
 from review.services import asset_manual_tags_set, assets_retag
 from search.api import AssetSearchBackend, QueryErrorPositionMixin
@@ -127,6 +127,7 @@ class AssetSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "tagged_at",
+            "favorite",
             "urls",
             "signed_urls",
             "detections",
@@ -134,7 +135,8 @@ class AssetSerializer(serializers.ModelSerializer):
             "last_run",
             "manual_tags",
         ]
-        read_only_fields = [field for field in fields if field not in {"title", "manual_tags"}]
+        read_only_fields = [field for field in fields if field not in {"title", "manual_tags", "favorite"}]
+        extra_kwargs = {"favorite": {"help_text": "A heart: true to mark the asset, false to take it off."}}
 
     def _absolute(self, path: str) -> str:
         request = self.context.get("request")
@@ -170,6 +172,19 @@ class AssetSerializer(serializers.ModelSerializer):
         return RunSerializer(runs[0]).data if runs else None
 
 
+class UploadedAssetSerializer(AssetSerializer):
+    restored_from_trash = serializers.SerializerMethodField(
+        help_text="True when this content was in your trash: the upload brought that asset back (with its tags, "
+        "reviews and collections) instead of refusing a duplicate."
+    )
+
+    class Meta(AssetSerializer.Meta):
+        fields = [*AssetSerializer.Meta.fields, "restored_from_trash"]
+
+    def get_restored_from_trash(self, asset: Asset) -> bool:
+        return bool(self.context.get("restored_from_trash"))
+
+
 class UploadSerializer(serializers.Serializer):
     file = serializers.FileField(
         help_text="The image (JPEG, PNG, WebP, GIF, TIFF or HEIC/HEIF) or video (MP4, MOV, WebM or MKV with "
@@ -199,8 +214,12 @@ class AssetViewSet(QueryErrorPositionMixin, viewsets.ModelViewSet):  # PATCH, no
     @extend_schema(
         request={"multipart/form-data": UploadSerializer},
         responses={
-            201: AssetSerializer,
-            200: OpenApiResponse(AssetSerializer, description="The same content was uploaded before."),
+            201: UploadedAssetSerializer,
+            200: OpenApiResponse(
+                UploadedAssetSerializer,
+                description="The same content was uploaded before (restored_from_trash: it was in the trash and is "
+                "back in the library).",
+            ),
             400: ErrorSerializer,
             413: ErrorSerializer,
             415: ErrorSerializer,
@@ -224,18 +243,26 @@ class AssetViewSet(QueryErrorPositionMixin, viewsets.ModelViewSet):  # PATCH, no
             raise ApiError(
                 rejection.message, code=rejection.code, status_code=rejection.status, retry_after=rejection.retry_after
             ) from None
-        serializer = self.get_serializer(asset_mark_new(result.asset) if result.created else result.asset)
+        serializer = UploadedAssetSerializer(
+            asset_mark_new(result.asset) if result.created else result.asset,
+            context={**self.get_serializer_context(), "restored_from_trash": result.restored},
+        )
         return Response(serializer.data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         with transaction.atomic():
-            asset_update(asset=serializer.instance, title=serializer.validated_data.get("title"))
+            asset_update(
+                asset=serializer.instance,
+                title=serializer.validated_data.get("title"),
+                favorite=serializer.validated_data.get("favorite"),
+            )
             labels = serializer.validated_data.get("manual_tags")
             if labels is not None:
                 asset_manual_tags_set(asset=serializer.instance, labels=labels)
 
     def perform_destroy(self, instance: Asset) -> None:
-        asset_delete(asset=instance)
+        # To the trash: GET /api/trash/ lists it, POST /api/trash/{id}/restore/ brings it back.
+        asset_trash(asset=instance)
 
     @extend_schema(request=None, responses={202: AssetSerializer, 404: ErrorSerializer})
     @action(detail=True, methods=["post"])

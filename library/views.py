@@ -29,7 +29,7 @@ from media.views import owned_asset_or_404
 from review.forms import ManualTagForm
 from review.services import assets_retag, detection_add_manual
 from search.filters import AssetFilter
-from search.nodes import LabelTerm, positive_labels, selected_labels, walk
+from search.nodes import InCollection, LabelTerm, positive_labels, selected_labels, walk
 from search.query import toggle_label
 from search.selectors import SORTS, label_facets
 from tagging.models import AssetTag, Detection, ReviewState
@@ -65,6 +65,7 @@ class LibraryView(LoginRequiredMixin, View):
             "filter_errors": [],
             # For the bulk toolbar: where to come back to after an action.
             "here": request.get_full_path(),
+            "trash_days": settings.TRASH_DAYS,
         }
         if not filterset.is_valid():
             error = filterset.query_error
@@ -101,6 +102,9 @@ class LibraryView(LoginRequiredMixin, View):
             label_names=[facet["label"] for facet in facets],
             searching=query is not None,
             unknown_labels=[item.label for item, _ in walk(query) if isinstance(item, LabelTerm) and not item.known],
+            unknown_collections=[
+                item.name for item, _ in walk(query) if isinstance(item, InCollection) and item.collection_id is None
+            ],
         )
         return render(request, self.template_name, context)
 
@@ -182,6 +186,7 @@ def asset_page_context(asset: Asset, *, user: Any, add_form: ManualTagForm | Non
         "label_names": label_names_of(user=user),
         "aspect": asset.width / asset.height if asset.height else 1.0,
         "in_progress": asset.tagging_status in {TaggingStatus.PENDING, TaggingStatus.PROCESSING},
+        "trash_days": settings.TRASH_DAYS,
         "threshold": settings.TAGGING_SCORE_THRESHOLD,
         # "Download as…": a web-sized copy unless the picture is smaller.
         "rendition_max_side": settings.RENDITION_MAX_SIDE,
@@ -236,6 +241,7 @@ class UploadOutcome:
     error: str = ""
     status: int = 200
     retry_after: int | None = None
+    restored: bool = False  # the same content was in the trash: back in the library
 
 
 class UploadView(LoginRequiredMixin, View):
@@ -263,7 +269,8 @@ class UploadView(LoginRequiredMixin, View):
                 outcomes.append(UploadOutcome(rejection.filename, None, False, rejection.message, rejection.status,
                                               rejection.retry_after))
             else:
-                outcomes.append(UploadOutcome(result.asset.original_filename, result.asset, result.created))
+                outcomes.append(UploadOutcome(result.asset.original_filename, result.asset, result.created,
+                                              restored=result.restored))
         if not outcomes:
             outcomes.append(UploadOutcome("", None, False, "Choose one or more image or video files to upload.", 400))
         accepted = [outcome for outcome in outcomes if outcome.asset is not None]

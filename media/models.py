@@ -18,6 +18,18 @@ class AssetKind(models.TextChoices):
     VIDEO = "video", "Video"
 
 
+class LiveAssetManager(models.Manager["Asset"]):
+    """Assets that are not in the trash: what every read sees unless it asks for the trash by name.
+
+    The default manager, so ``Asset.objects``, ``user.assets`` and everything built on them (the
+    owner-scoped ``assets_visible_to``, signed file URLs, webhooks, the sweeper) cannot forget the
+    rule. Related lookups (``detection.asset``) and deletions use the base manager and see every row.
+    """
+
+    def get_queryset(self) -> models.QuerySet[Asset]:
+        return super().get_queryset().filter(trashed_at__isnull=True)
+
+
 class Asset(models.Model):
     """One uploaded image or video. Files are named by id, never by the uploaded filename."""
 
@@ -56,7 +68,18 @@ class Asset(models.Model):
     # Objects found (rejected ones excluded), kept by the tagging app so "most objects" sorts by index.
     object_count = models.PositiveIntegerField(default=0)
 
+    # A person's marks: a heart, and when the asset went to the trash (None: not in it). A trashed
+    # asset keeps its files, detections and collection places until it is restored or purged.
+    favorite = models.BooleanField(default=False)
+    trashed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = LiveAssetManager()
+    # The trash and everything else: only the trash's own reads and writes, dedupe and admin use it.
+    all_objects = models.Manager()
+
     class Meta:
+        default_manager_name = "objects"
+        base_manager_name = "all_objects"
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["owner", "sha256"], name="asset_unique_content_per_owner"),
@@ -65,6 +88,11 @@ class Asset(models.Model):
             models.Index(fields=["owner", "-created_at", "-id"], name="asset_owner_created"),
             models.Index(fields=["tagging_status", "tagging_enqueued_at"], name="asset_tagging_queue"),
             models.Index(fields=["owner", "-object_count", "-created_at", "-id"], name="asset_owner_objects"),
+            # The trash page (newest first) and the purge (oldest first) read only trashed rows.
+            models.Index(
+                fields=["owner", "-trashed_at"], name="asset_owner_trash", condition=models.Q(trashed_at__isnull=False)
+            ),
+            models.Index(fields=["trashed_at"], name="asset_trash_purge", condition=models.Q(trashed_at__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -77,6 +105,10 @@ class Asset(models.Model):
     @property
     def is_video(self) -> bool:
         return self.kind == AssetKind.VIDEO
+
+    @property
+    def in_trash(self) -> bool:
+        return self.trashed_at is not None
 
     @property
     def megapixels(self) -> float:

@@ -1,9 +1,15 @@
-"""Reads from the asset library. Every query a user can reach starts from assets_visible_to."""
+"""Reads from the asset library. Every query a user can reach starts from assets_visible_to.
+
+Trashed assets are not visible: ``Asset.objects`` leaves them out (see media.models), so nothing
+built on it can show one by accident. The trash's own reads are the ``trash_*`` selectors below.
+"""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
@@ -11,19 +17,56 @@ from media.models import Asset
 
 
 def assets_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Asset]:
-    """The assets ``user`` may see: their own. Anonymous users see none."""
+    """The assets ``user`` may see: their own, not in the trash. Anonymous users see none."""
     if not user.is_authenticated:
         return Asset.objects.none()
     return Asset.objects.filter(owner=user)
 
 
 def asset_get(*, user: AbstractBaseUser | AnonymousUser, asset_id: uuid.UUID | str) -> Asset | None:
-    """One visible asset, or None (also for ids that exist but belong to someone else)."""
-    try:
-        key = uuid.UUID(str(asset_id))
-    except ValueError:
+    """One visible asset, or None (also for ids that exist but belong to someone else, or are trashed)."""
+    key = _uuid(asset_id)
+    if key is None:
         return None
     return assets_visible_to(user).filter(pk=key).first()
+
+
+def _uuid(value: uuid.UUID | str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+# --- the trash ------------------------------------------------------------------------------------
+
+
+def trash_of(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Asset]:
+    """The user's trashed assets, most recently trashed first. Anonymous users have none."""
+    if not user.is_authenticated:
+        return Asset.all_objects.none()
+    return Asset.all_objects.filter(owner=user, trashed_at__isnull=False).order_by("-trashed_at", "-id")
+
+
+def trashed_asset_get(*, user: AbstractBaseUser | AnonymousUser, asset_id: uuid.UUID | str) -> Asset | None:
+    """One of the user's trashed assets, or None (another user's, a visible one, or no such id)."""
+    key = _uuid(asset_id)
+    if key is None:
+        return None
+    return trash_of(user).filter(pk=key).first()
+
+
+def trash_purge_date(asset: Asset) -> datetime | None:
+    """When the sweeper deletes a trashed asset for good (TRASH_DAYS after it was trashed)."""
+    if asset.trashed_at is None:
+        return None
+    return asset.trashed_at + timedelta(days=settings.TRASH_DAYS)
+
+
+def trash_expired(*, now: datetime) -> QuerySet[Asset]:
+    """Every owner's assets trashed more than TRASH_DAYS before ``now``, oldest first: the purge's list."""
+    cutoff = now - timedelta(days=settings.TRASH_DAYS)
+    return Asset.all_objects.filter(trashed_at__lt=cutoff).order_by("trashed_at", "id")
 
 
 def asset_mark_new(asset: Asset) -> Asset:

@@ -16,12 +16,14 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from media.imaging import ImageRejected, derived_exif, make_thumbnails, open_and_verify
 from media.limits import decode_limits
 from media.models import Asset, AssetKind
 from media.renditions import renditions_delete
-from media.signals import asset_created
+from media.signals import asset_created, asset_restored
 from media.uploads import byte_limit
 from media.video import VideoLimits, VideoRejected, is_video, probe_video
 from media.video_frames import poster_frame
@@ -47,6 +49,7 @@ class AssetRejected(Exception):
 class UploadResult:
     asset: Asset
     created: bool
+    restored: bool = False  # the same content was in the owner's trash and is back in the library
 
 
 def clean_filename(name: str | None) -> str:
@@ -201,8 +204,9 @@ def asset_create(*, owner: AbstractBaseUser, file: IO[bytes], filename: str | No
     ASSET_MAX_BYTES. The file is read in chunks (hash, probe, copy to storage) and never held whole
     in memory; large uploads arrive as Django temporary files.
 
-    The same content uploaded again by the same owner returns the existing asset. A refusal raises
-    AssetRejected and leaves nothing behind, in storage or in the database.
+    The same content uploaded again by the same owner returns the existing asset; if that asset is
+    in the trash it is restored (tags, reviews and collections included) rather than refused as a
+    duplicate. A refusal raises AssetRejected and leaves nothing behind, in storage or in the database.
     """
     display_name = clean_filename(filename if filename is not None else getattr(file, "name", None))
     size = _file_size(file)
@@ -218,9 +222,9 @@ def asset_create(*, owner: AbstractBaseUser, file: IO[bytes], filename: str | No
             filename=display_name,
         )
     sha256 = _sha256(file)
-    existing = Asset.objects.filter(owner=owner, sha256=sha256).first()
+    existing = _existing(owner, sha256)
     if existing is not None:
-        return UploadResult(asset=existing, created=False)
+        return existing
     content = _inspect_video(file, display_name) if is_video(head) else _inspect_image(file, display_name)
     thumbnails = content.thumbnails
 
@@ -260,25 +264,93 @@ def asset_create(*, owner: AbstractBaseUser, file: IO[bytes], filename: str | No
     except IntegrityError:
         # The same content arrived twice at once; the other request won.
         _delete_quietly(saved)
-        winner = Asset.objects.filter(owner=owner, sha256=sha256).first()
+        winner = _existing(owner, sha256)
         if winner is None:
             raise
-        return UploadResult(asset=winner, created=False)
+        return winner
     except BaseException:
         _delete_quietly(saved)
         raise
     return UploadResult(asset=asset, created=True)
 
 
-def asset_update(*, asset: Asset, title: str | None = None) -> Asset:
+def _existing(owner: AbstractBaseUser, sha256: str) -> UploadResult | None:
+    """The owner's asset with this content (restored if it was in the trash), or None."""
+    existing = Asset.all_objects.filter(owner=owner, sha256=sha256).first()
+    if existing is None:
+        return None
+    if existing.trashed_at is None:
+        return UploadResult(asset=existing, created=False)
+    return UploadResult(asset=asset_restore(asset=existing), created=False, restored=True)
+
+
+def asset_update(*, asset: Asset, title: str | None = None, favorite: bool | None = None) -> Asset:
+    fields = []
     if title is not None:
         asset.title = title.strip()[:255]
-        asset.save(update_fields=["title", "updated_at"])
+        fields.append("title")
+    if favorite is not None:
+        asset.favorite = favorite
+        fields.append("favorite")
+    if fields:
+        asset.save(update_fields=[*fields, "updated_at"])
     return asset
 
 
+# --- the trash ------------------------------------------------------------------------------------
+# Trashing only stamps trashed_at: files, thumbnails, renditions, detections, reviews and collection
+# places all stay, so restoring gives back exactly what was there. Only asset_delete (from the trash,
+# or the purge past TRASH_DAYS) removes anything.
+
+
+def assets_trash(*, assets: QuerySet[Asset]) -> int:
+    """Move ``assets`` (visible ones) to the trash; how many moved."""
+    now = timezone.now()
+    return Asset.objects.filter(pk__in=assets.order_by().values("pk")).update(trashed_at=now, updated_at=now)
+
+
+def asset_trash(*, asset: Asset) -> Asset:
+    assets_trash(assets=Asset.objects.filter(pk=asset.pk))
+    asset.refresh_from_db(fields=["trashed_at", "updated_at"])
+    return asset
+
+
+def asset_restore(*, asset: Asset) -> Asset:
+    """Bring a trashed asset back into the library, as it was when it was trashed."""
+    with transaction.atomic():
+        restored = Asset.all_objects.filter(pk=asset.pk, trashed_at__isnull=False).update(
+            trashed_at=None, updated_at=timezone.now()
+        )
+        asset.refresh_from_db()
+        if restored:
+            asset_restored.send(sender=Asset, asset=asset)
+    return asset
+
+
+def trash_purge(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Delete for good what has been in the trash longer than TRASH_DAYS (the periodic sweep); how many."""
+    from media.selectors import trash_expired  # selectors read, services write; both are media's
+
+    expired = list(trash_expired(now=now or timezone.now())[:limit])
+    for asset in expired:
+        asset_delete(asset=asset)
+    return len(expired)
+
+
+def trash_empty(*, assets: QuerySet[Asset]) -> int:
+    """Delete these trashed assets for good (files too, once committed); how many."""
+    count = 0
+    for asset in assets.filter(trashed_at__isnull=False).iterator(chunk_size=200):
+        asset_delete(asset=asset)
+        count += 1
+    return count
+
+
 def asset_delete(*, asset: Asset) -> None:
-    """Delete the row (and everything hanging off it), then its files once the deletion commits."""
+    """Delete the row (and everything hanging off it), then its files once the deletion commits.
+
+    For good: the API and pages move assets to the trash instead; this is emptying the trash.
+    """
     names = [name for name in (asset.file.name, asset.thumbnail_small.name, asset.thumbnail_large.name) if name]
     asset_id = asset.pk  # delete() clears it
     with transaction.atomic():

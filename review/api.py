@@ -239,7 +239,12 @@ class DetectionCropView(FileView):
     def get(self, request: Request, detection_id: int) -> Any:
         user = self.signed_in_user(request)
         if user is None:  # a signed URL: it names exactly this detection
-            detection = Detection.objects.filter(pk=detection_id).select_related("asset", "label").first()
+            # Through the join, not Asset.objects: a trashed asset's boxes are not served either.
+            detection = (
+                Detection.objects.filter(pk=detection_id, asset__trashed_at__isnull=True)
+                .select_related("asset", "label")
+                .first()
+            )
         else:
             detection = detection_get(user=user, detection_id=detection_id)
         if detection is None:

@@ -140,7 +140,30 @@ class UUIDListField(forms.Field):
         return list(dict.fromkeys(ids))
 
 
-class BulkActionForm(forms.Form):
+class SelectionForm(forms.Form):
+    """The images a form acts on: ticked ones (``ids``), or every image matching the library's search
+    (``matching`` with ``search``, the library page's query string) however many are loaded."""
+
+    ids = UUIDListField(required=False)
+    matching = forms.BooleanField(required=False)
+    search = forms.CharField(required=False, max_length=4000)
+
+    def clean_ids(self) -> list[uuid.UUID]:
+        ids: list[uuid.UUID] = self.cleaned_data["ids"]
+        if len(ids) > settings.BULK_MAX_ASSETS:
+            raise forms.ValidationError(
+                f"Select at most {settings.BULK_MAX_ASSETS} images at a time.", code="too_many_assets"
+            )
+        return ids
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("matching") and not data.get("ids") and "ids" not in self.errors:
+            self.add_error("ids", forms.ValidationError("Select one or more images first.", code="required"))
+        return data
+
+
+class BulkActionForm(SelectionForm):
     ACTIONS = BULK_ACTIONS
 
     action = forms.ChoiceField(
@@ -150,17 +173,10 @@ class BulkActionForm(forms.Form):
             "required": "Choose an action.",
         },
     )
-    ids = UUIDListField(error_messages={"required": "Select one or more images first."})
     label = LabelField(required=False)
     confirm = forms.BooleanField(required=False)
 
-    def clean_ids(self) -> list[uuid.UUID]:
-        ids: list[uuid.UUID] = self.cleaned_data["ids"]
-        if len(ids) > settings.BULK_MAX_ASSETS:
-            raise forms.ValidationError(
-                f"Select at most {settings.BULK_MAX_ASSETS} images at a time.", code="too_many_assets"
-            )
-        return ids
+    field_order = ["action", "ids", "matching", "search", "label", "confirm"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

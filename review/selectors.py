@@ -18,12 +18,14 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.storage import default_storage
 from django.db.models import Case, F, FloatField, QuerySet, Value, When
 from django.db.models.functions import Abs
+from django.http import QueryDict
 
 from media.decoding import DecodeBusy
 from media.imaging import open_upright_rgb
 from media.limits import decode_limits
 from media.models import Asset
 from media.selectors import assets_visible_to
+from search.filters import AssetFilter
 from tagging.models import Detection, DetectionSource, ReviewState
 
 # Formats whose crops are saved as JPEG (photographs); everything else keeps its pixels as PNG.
@@ -161,11 +163,12 @@ def bulk_selection(
     user: AbstractBaseUser | AnonymousUser,
     ids: Sequence[uuid.UUID] | None = None,
     matching: QuerySet[Asset] | None = None,
+    limit: int | None = None,
 ) -> BulkSelection:
     """Pick assets by ``ids`` or as every asset ``matching`` a search (already scoped to ``user``).
 
-    A search that picks more than BULK_MAX_ASSETS raises TooManyAssets: a bulk action never changes
-    part of what a person saw.
+    A search that picks more than ``limit`` (BULK_MAX_ASSETS) raises TooManyAssets: a bulk action
+    never changes part of what a person saw.
     """
     visible = assets_visible_to(user)
     not_found: list[uuid.UUID] = []
@@ -176,11 +179,37 @@ def bulk_selection(
         picked = [key for key in wanted if key in found]
     else:
         assert matching is not None, "give ids or matching"
-        limit = settings.BULK_MAX_ASSETS
+        limit = limit or settings.BULK_MAX_ASSETS
         picked = list(matching.values_list("pk", flat=True)[: limit + 1])
         if len(picked) > limit:
             raise TooManyAssets(
-                f"The query matches more than {limit} assets; narrow it down "
-                "(bulk actions take at most that many at a time)."
+                f"The search matches more than {limit} images; narrow it down "
+                f"(this takes at most {limit} at a time)."
             )
     return BulkSelection(assets=visible.filter(pk__in=picked), matched=len(picked), not_found=not_found)
+
+
+class SearchInvalid(ValueError):
+    """The search a "select all matching" form carried cannot be run; the message is for people."""
+
+
+def search_matching(*, user: AbstractBaseUser | AnonymousUser, search: str) -> QuerySet[Asset]:
+    """The user's assets matching a library query string (``q=dog&sort=oldest``), in its order."""
+    filterset = AssetFilter(data=QueryDict(search), queryset=assets_visible_to(user))
+    if not filterset.is_valid():
+        error = filterset.query_error
+        if error is not None:
+            raise SearchInvalid(f"The search could not be run: {error.message}")
+        problems = [f"{field}: {message}" for field, messages in filterset.errors.items() for message in messages]
+        raise SearchInvalid("The search could not be run: " + "; ".join(problems))
+    return filterset.qs
+
+
+def form_selection(
+    *, user: AbstractBaseUser | AnonymousUser, data: dict, limit: int | None = None
+) -> BulkSelection:
+    """What a SelectionForm picked: its ids, or everything matching its search (TooManyAssets, SearchInvalid)."""
+    if data.get("matching"):
+        return bulk_selection(user=user, matching=search_matching(user=user, search=data.get("search") or ""),
+                              limit=limit)
+    return bulk_selection(user=user, ids=data.get("ids") or [])

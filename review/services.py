@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from media.models import Asset
-from media.services import asset_delete
+from media.services import assets_trash
 from review.validation import LABEL_ACTIONS
 from tagging.boxes import Box
 from tagging.labels import normalize_label
@@ -137,12 +137,8 @@ def assets_retag(*, assets: QuerySet[Asset]) -> int:
 
 
 def assets_delete(*, assets: QuerySet[Asset]) -> int:
-    count = 0
-    with transaction.atomic():
-        for asset in assets:
-            asset_delete(asset=asset)
-            count += 1
-    return count
+    """Move the assets to the trash (restorable for TRASH_DAYS, then purged); how many moved."""
+    return assets_trash(assets=assets)
 
 
 def assets_tag_add(*, assets: QuerySet[Asset], label: str) -> int:

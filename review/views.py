@@ -20,7 +20,15 @@ from django.views import View
 
 from media.decoding import DecodeBusy
 from review.forms import BulkActionForm, DetectionReviewForm
-from review.selectors import CropUnavailable, bulk_selection, detection_crop, detection_get, review_queue
+from review.selectors import (
+    CropUnavailable,
+    SearchInvalid,
+    TooManyAssets,
+    detection_crop,
+    detection_get,
+    form_selection,
+    review_queue,
+)
 from review.services import assets_bulk_action, detection_delete, detection_review
 from tagging.models import Detection
 from tagging.selectors import label_names_of
@@ -94,7 +102,7 @@ def detection_crop_view(request: HttpRequest, asset_id: Any, detection_id: int) 
 
 
 class BulkActionView(LoginRequiredMixin, View):
-    """One action on the images selected in the library: add or remove a tag, re-tag, delete.
+    """One action on the images selected in the library: add or remove a tag, re-tag, delete (to the trash).
 
     Deleting asks for confirmation on a page of its own unless the form says it was confirmed.
     """
@@ -106,15 +114,26 @@ class BulkActionView(LoginRequiredMixin, View):
             messages.error(request, _first_error(form))
             return HttpResponseRedirect(back)
         data = form.cleaned_data
-        ids = data["ids"]
-        selection = bulk_selection(user=request.user, ids=ids)
+        try:
+            selection = form_selection(user=request.user, data=data)
+        except (TooManyAssets, SearchInvalid) as problem:
+            messages.error(request, str(problem))
+            return HttpResponseRedirect(back)
         assets, found = selection.assets, selection.matched
         if found == 0:
             messages.error(request, "None of the selected images are in your library (deleted meanwhile?).")
             return HttpResponseRedirect(back)
         action = data["action"]
         if action == "delete" and not data["confirm"]:
-            context = {"assets": assets.order_by("-created_at")[:60], "count": found, "ids": ids, "next": back}
+            context = {
+                "assets": assets.order_by("-created_at")[:60],
+                "count": found,
+                "ids": data["ids"],
+                "matching": data["matching"],
+                "search": data["search"],
+                "next": back,
+                "trash_days": settings.TRASH_DAYS,
+            }
             return render(request, "review/bulk_confirm.html", context)
         changed = assets_bulk_action(assets=assets, action=action, label=data.get("label") or "")
         images = f"{found} image{'s' if found != 1 else ''}"
@@ -123,7 +142,7 @@ class BulkActionView(LoginRequiredMixin, View):
             "add_tag": f"Added “{label}” to {changed} of {images}.",
             "remove_tag": f"Removed “{label}” from {changed} of {images}.",
             "retag": f"Re-tagging {changed} image{'s' if changed != 1 else ''}; manual and reviewed tags are kept.",
-            "delete": f"Deleted {changed} image{'s' if changed != 1 else ''}.",
+            "delete": f"Moved {changed} image{'s' if changed != 1 else ''} to the trash.",
         }[action]
         missing = len(selection.not_found)
         if missing:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Literal
@@ -15,8 +16,10 @@ from search.nodes import (
     Compare,
     DateMissing,
     DateRange,
+    Favorite,
     FieldEquals,
     FilenameMatch,
+    InCollection,
     LabelTerm,
     Node,
     Not,
@@ -24,6 +27,7 @@ from search.nodes import (
     Span,
 )
 from search.syntax import (
+    FAVORITE_WORDS,
     FIELD_NAMES,
     FORMATS,
     MAX_COUNT,
@@ -42,12 +46,22 @@ from search.syntax import (
 )
 from tagging.labels import normalize_label
 
+# Turns a collection:"Name" filter into its node (the name as written, the value token for errors).
+CollectionLookup = Callable[[str, Token, Span], InCollection]
+
+
+def _no_collections(name: str, token: Token, span: Span) -> InCollection:
+    return InCollection(name=name, span=span)
+
 
 class QueryBuilder:
-    def __init__(self, *, text: str, known: set[str], today: date) -> None:
+    def __init__(
+        self, *, text: str, known: set[str], today: date, collection: CollectionLookup = _no_collections
+    ) -> None:
         self.text = text
         self.known = known
         self.today = today
+        self.collection = collection
 
     def build(self, node: Tree | Token) -> Node:
         if isinstance(node, Token):  # cannot happen with this grammar; keeps the types honest
@@ -250,7 +264,18 @@ class QueryBuilder:
                 op,
             )
         result: Node
-        if field == "filename":
+        if field == "collection":
+            if not value.strip():
+                raise QueryError('collection: needs a name, like collection:"Summer 2024".', token.start_pos or 0,
+                                 str(token.value))
+            result = self.collection(" ".join(value.split()), token, span)
+        elif field == "is":
+            if value.lower() not in FAVORITE_WORDS:
+                raise QueryError(
+                    f"Unknown is:{value} at position {token.start_pos}: use is:favorite.", token.start_pos or 0, value
+                )
+            result = Favorite(span=span)
+        elif field == "filename":
             if not value.strip():
                 raise QueryError("filename: needs some text to look for.", token.start_pos or 0, str(token.value))
             result = FilenameMatch(pattern=value.strip()[:255], span=span)

@@ -17,12 +17,14 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from albums.models import Collection
 from media.models import Asset, TaggingStatus
 from search.nodes import (
     And,
     AnyTag,
     Compare,
     DateRange,
+    Favorite,
     FieldEquals,
     FilenameMatch,
     LabelTerm,
@@ -31,7 +33,7 @@ from search.nodes import (
     positive_labels,
 )
 from search.query import QueryError
-from search.selectors import SORTS, assets_find, labels_resolve, query_parse
+from search.selectors import SORTS, assets_find, collection_node, labels_resolve, query_parse
 from search.syntax import FORMATS, MAX_COUNT, MAX_YEAR, MIN_YEAR
 from tagging.labels import normalize_label
 from tagging.models import DetectionSource
@@ -46,8 +48,10 @@ class IntegerFilter(django_filters.NumberFilter):
 class AssetFilterForm(forms.Form):
     """Validates the parameters and builds the query tree (``search_query``) from them."""
 
-    # The searcher's assets (AssetFilter sets them): labels resolve against what is on them.
+    # The searcher's assets (AssetFilter sets them): labels resolve against what is on them. And the
+    # searcher, when there is a request: collection names and ids resolve among their collections.
     assets: QuerySet[Asset]
+    owner: Any = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -58,7 +62,7 @@ class AssetFilterForm(forms.Form):
     def clean_q(self) -> str:
         text = self.cleaned_data.get("q") or ""
         try:
-            self.q_query = query_parse(text, assets=self.assets)
+            self.q_query = query_parse(text, assets=self.assets, owner=self.owner)
         except QueryError as error:
             self.query_error = error
             # User text goes in as a parameter: django-filter %-formats messages for the API.
@@ -71,6 +75,19 @@ class AssetFilterForm(forms.Form):
         if len(names) > MAX_LABEL_PARAMS:
             raise ValidationError(f"Give at most {MAX_LABEL_PARAMS} labels.", code="too_many_labels")
         return labels_resolve(names, assets=self.assets)
+
+    def clean_collection(self) -> Node | None:
+        key = self.cleaned_data.get("collection")
+        if key is None:
+            return None
+        owners = [self.owner.pk] if self.owner is not None else self.assets.order_by().values("owner_id")
+        collection = Collection.objects.filter(pk=key, owner_id__in=owners).select_related("owner").first()
+        if collection is None:
+            raise ValidationError("No collection with this id among yours.", code="not_found")
+        try:
+            return collection_node(collection, assets=self.assets)
+        except QueryError as error:
+            raise ValidationError("%(message)s", code="invalid_query", params={"message": error.message}) from None
 
     def clean_label(self) -> list[str]:
         return self._labels("label")
@@ -108,6 +125,8 @@ class AssetFilterForm(forms.Form):
 def search_query_from(data: dict[str, Any], *, q_query: Node | None) -> Node | None:
     """The search box query AND-ed with what the structured parameters ask for."""
     parts: list[Node] = [q_query] if q_query is not None else []
+    if data.get("collection") is not None:
+        parts.append(data["collection"])
     min_confidence = float(data["min_confidence"]) if data.get("min_confidence") is not None else None
     min_count = data.get("min_count")
     confidence = (Compare(">=", min_confidence),) if min_confidence is not None else ()
@@ -129,6 +148,8 @@ def search_query_from(data: dict[str, Any], *, q_query: Node | None) -> Node | N
             parts.append(FieldEquals(field=field, value=data[key]))  # type: ignore[arg-type]
     if data.get("filename"):
         parts.append(FilenameMatch(pattern=data["filename"]))
+    if data.get("favorite") is not None:
+        parts.append(Favorite() if data["favorite"] else Not(Favorite()))
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else And(tuple(parts))
@@ -169,6 +190,10 @@ class AssetFilter(django_filters.FilterSet):
         help_text="Image format: jpeg, png, webp, gif, tiff or heif (jpg, tif, heic)."
     )
     filename = django_filters.CharFilter(help_text="Part of the uploaded file name; * and ? are wildcards.")
+    collection = django_filters.UUIDFilter(
+        help_text="Only images in this collection of yours (its id); a smart collection's search runs now."
+    )
+    favorite = django_filters.BooleanFilter(help_text="true: only images with a heart; false: only those without.")
     sort = django_filters.ChoiceFilter(
         choices=list(SORTS.items()),
         help_text="newest (default), oldest, confidence (of the first label asked for), objects (most first).",
@@ -183,6 +208,8 @@ class AssetFilter(django_filters.FilterSet):
     def form(self) -> AssetFilterForm:
         form = super().form
         form.assets = self.queryset
+        user = getattr(self.request, "user", None)
+        form.owner = user if user is not None and user.is_authenticated else None
         return form
 
     @property

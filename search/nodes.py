@@ -92,6 +92,27 @@ class FilenameMatch:
 
 
 @dataclass(frozen=True)
+class Favorite:
+    """``is:favorite``: an asset with a heart."""
+
+    span: Span = (0, 0)
+
+
+@dataclass(frozen=True)
+class InCollection:
+    """``collection:"Name"``: an asset in one of the searcher's collections.
+
+    Resolved while parsing: ``collection_id`` is None when the searcher has no collection by that
+    name (nothing matches). A smart collection carries its own search, parsed, in ``smart``.
+    """
+
+    name: str
+    collection_id: str | None = None
+    smart: Node | None = None
+    span: Span = (0, 0)
+
+
+@dataclass(frozen=True)
 class And:
     items: tuple[Node, ...]
 
@@ -106,7 +127,10 @@ class Not:
     item: Node
 
 
-Node: TypeAlias = LabelTerm | AnyTag | DateRange | DateMissing | FieldEquals | FilenameMatch | And | Or | Not
+Node: TypeAlias = (
+    LabelTerm | AnyTag | DateRange | DateMissing | FieldEquals | FilenameMatch | Favorite | InCollection
+    | And | Or | Not
+)
 
 # Given candidate label names, return the ones that exist.
 
@@ -123,6 +147,14 @@ def walk(node: Node | None) -> Iterator[tuple[Node, bool]]:
             stack.extend((item, negated) for item in reversed(current.items))
         elif isinstance(current, Not):
             stack.append((current.item, not negated))
+
+
+def walk_deep(node: Node | None) -> Iterator[Node]:
+    """Every node, including those inside smart collections' searches (for the labels SQL needs)."""
+    for item, _ in walk(node):
+        yield item
+        if isinstance(item, InCollection) and item.smart is not None:
+            yield from walk_deep(item.smart)
 
 
 def positive_labels(node: Node | None) -> list[str]:

@@ -20,25 +20,66 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
+
+from lark import Token
 
 from search.builder import QueryBuilder
 from search.labels import Vocabulary, coco_vocabulary, label_candidates
-from search.nodes import LabelTerm, Node, Or, conjuncts
+from search.nodes import InCollection, LabelTerm, Node, Or, Span, conjuncts
 from search.syntax import (
     KEYWORDS,
+    MAX_COLLECTION_DEPTH,
+    MAX_NESTED_TERMS,
     MAX_QUERY_LENGTH,
     QueryError,
     check_size,
+    collection_names,
     label_names,
     normalize_quotes,
     parse_tree,
+    term_count,
 )
 
-__all__ = ["QueryError", "format_label", "parse_query", "toggle_label"]
+__all__ = ["CollectionRef", "QueryError", "format_label", "parse_query", "toggle_label"]
 
-def parse_query(text: str, *, vocabulary: Vocabulary = coco_vocabulary, today: date | None = None) -> Node | None:
-    """Parse ``text``; None for an empty query. Raises QueryError for anything that cannot be searched."""
+
+@dataclass(frozen=True)
+class CollectionRef:
+    """One of the searcher's collections as search needs it: ``query`` is empty for a manual one."""
+
+    id: str
+    name: str
+    query: str = ""
+
+
+# Given names (as written), the searcher's collections with those names, keyed by lower-case name.
+CollectionResolver = Callable[[set[str]], dict[str, CollectionRef]]
+
+
+@dataclass
+class _Nesting:
+    """Smart collections being expanded (to refuse loops) and the terms spent across all of them."""
+
+    within: tuple[str, ...] = ()
+    terms_left: list[int] = field(default_factory=lambda: [MAX_NESTED_TERMS])
+
+
+def parse_query(
+    text: str,
+    *,
+    vocabulary: Vocabulary = coco_vocabulary,
+    today: date | None = None,
+    collections: CollectionResolver | None = None,
+    _nesting: _Nesting | None = None,
+) -> Node | None:
+    """Parse ``text``; None for an empty query. Raises QueryError for anything that cannot be searched.
+
+    ``collections`` resolves ``collection:"Name"``; a smart collection's own search is parsed here too
+    (with the same vocabulary), so the tree says everything the SQL needs.
+    """
     if len(text) > MAX_QUERY_LENGTH:
         raise QueryError(
             f"The query is {len(text)} characters long; the limit is {MAX_QUERY_LENGTH}.",
@@ -51,10 +92,42 @@ def parse_query(text: str, *, vocabulary: Vocabulary = coco_vocabulary, today: d
             raise QueryError(f"The query contains an unusable character ({char!r}).", position, char)
     tree = parse_tree(text)
     check_size(tree, text)
+    nesting = _nesting or _Nesting()
+    nesting.terms_left[0] -= term_count(tree)
+    if nesting.terms_left[0] < 0:
+        raise QueryError(
+            f"The smart collections in this search name other collections too many times ({MAX_NESTED_TERMS} "
+            "terms in all); simplify them.", 0, text[:20])
     names = label_names(tree)
     wanted = {candidate for name in names for candidate in label_candidates(name)}
     known = vocabulary(wanted) if wanted else set()
-    builder = QueryBuilder(text=text, known=known, today=today or date.today())
+    today = today or date.today()
+    asked = collection_names(tree)
+    found = collections(asked) if collections is not None and asked else {}
+
+    def collection(name: str, token: Token, span: Span) -> InCollection:
+        ref = found.get(name.lower())
+        if ref is None:
+            return InCollection(name=name, span=span)
+        if not ref.query:
+            return InCollection(name=ref.name, collection_id=ref.id, span=span)
+        position, written = token.start_pos or 0, str(token.value)
+        if ref.id in nesting.within:
+            raise QueryError(f"The smart collection “{ref.name}” includes itself through its search; change "
+                             "one of the searches so they do not name each other.", position, written)
+        if len(nesting.within) >= MAX_COLLECTION_DEPTH:
+            raise QueryError(f"Smart collections name each other more than {MAX_COLLECTION_DEPTH} deep here; "
+                             "simplify them.", position, written)
+        inner = _Nesting(within=(*nesting.within, ref.id), terms_left=nesting.terms_left)
+        try:
+            smart = parse_query(ref.query, vocabulary=vocabulary, today=today, collections=collections,
+                                _nesting=inner)
+        except QueryError as error:
+            raise QueryError(f"The smart collection “{ref.name}” cannot be searched: {error.message}",
+                             position, written) from None
+        return InCollection(name=ref.name, collection_id=ref.id, smart=smart, span=span)
+
+    builder = QueryBuilder(text=text, known=known, today=today, collection=collection)
     return builder.build(tree.children[0]) if tree.children else None
 
 

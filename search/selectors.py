@@ -18,6 +18,8 @@ from django.db.models import Count, Exists, F, FilteredRelation, FloatField, Out
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from albums.models import Collection, CollectionItem
+from albums.selectors import collections_named
 from media.models import Asset
 from media.selectors import assets_visible_to
 from search.labels import SYNONYMS, label_candidates
@@ -27,17 +29,19 @@ from search.nodes import (
     Compare,
     DateMissing,
     DateRange,
+    Favorite,
     FieldEquals,
     FilenameMatch,
+    InCollection,
     LabelTerm,
     Node,
     Not,
     Or,
     positive_labels,
     required_labels,
-    walk,
+    walk_deep,
 )
-from search.query import parse_query
+from search.query import CollectionRef, QueryError, parse_query
 from tagging.coco_categories import COCO_LABELS
 from tagging.labels import normalize_label
 from tagging.models import AssetTag, Detection, Label, ReviewState
@@ -70,11 +74,66 @@ def label_vocabulary(candidates: set[str], *, assets: QuerySet[Asset]) -> set[st
     return (candidates & COCO_LABELS) | set(stored)
 
 
-def query_parse(text: str, *, assets: QuerySet[Asset]) -> Node | None:
-    """Parse search box text with the vocabulary of ``assets`` (the searcher's). Raises QueryError."""
+def _owners(assets: QuerySet[Asset], owner: AbstractBaseUser | AnonymousUser | None) -> Any:
+    """Whose collections a search may name: the searcher's (or, without one, whoever owns ``assets``)."""
+    if owner is not None:
+        return [owner.pk] if owner.is_authenticated else []
+    return assets.order_by().values("owner_id")
+
+
+def collection_refs(
+    names: set[str], *, assets: QuerySet[Asset], owner: AbstractBaseUser | AnonymousUser | None = None
+) -> dict[str, CollectionRef]:
+    found = collections_named(names, owners=_owners(assets, owner))
+    return {key: CollectionRef(id=str(c.pk), name=c.name, query=c.query) for key, c in found.items()}
+
+
+def query_parse(
+    text: str, *, assets: QuerySet[Asset], owner: AbstractBaseUser | AnonymousUser | None = None
+) -> Node | None:
+    """Parse search box text with the vocabulary and collections of the searcher (``owner``, else whoever
+    owns ``assets``). Raises QueryError."""
     return parse_query(
-        text, vocabulary=lambda names: label_vocabulary(names, assets=assets), today=timezone.localdate()
+        text,
+        vocabulary=lambda names: label_vocabulary(names, assets=assets),
+        today=timezone.localdate(),
+        collections=lambda names: collection_refs(names, assets=assets, owner=owner),
     )
+
+
+def collection_node(collection: Collection, *, assets: QuerySet[Asset]) -> InCollection:
+    """The search condition "in this collection" (``assets`` are its owner's). Raises QueryError when a smart
+    collection's search cannot be run any more (a collection it names was renamed into a loop, say)."""
+    if not collection.is_smart:
+        return InCollection(name=collection.name, collection_id=str(collection.pk))
+    smart = query_parse(collection.query, assets=assets, owner=collection.owner)
+    if smart is not None and any(
+        isinstance(item, InCollection) and item.collection_id == str(collection.pk) for item in walk_deep(smart)
+    ):
+        raise QueryError(f"The smart collection “{collection.name}” includes itself through its search.", 0, "")
+    return InCollection(name=collection.name, collection_id=str(collection.pk), smart=smart)
+
+
+def collection_assets(collection: Collection) -> QuerySet[Asset]:
+    """The collection's images now (its owner's, not trashed), newest first. Raises QueryError (see above)."""
+    assets = assets_visible_to(collection.owner)
+    return assets_filter(assets=assets, query=collection_node(collection, assets=assets)).order_by(
+        "-created_at", "-id"
+    )
+
+
+def collection_query_check(text: str, *, owner: AbstractBaseUser, collection: Collection | None = None) -> str:
+    """A smart collection's search, checked: it parses for ``owner`` and does not include the collection
+    itself (``collection`` when renaming or changing one; its new name counts). Raises QueryError."""
+    text = " ".join((text or "").split())
+    if not text:
+        raise QueryError("A smart collection needs a search, like dog is:favorite.", 0, "")
+    node = query_parse(text, assets=assets_visible_to(owner), owner=owner)
+    if collection is not None and any(
+        isinstance(item, InCollection) and item.collection_id == str(collection.pk) for item in walk_deep(node)
+    ):
+        raise QueryError(f"The search names this collection (“{collection.name}”) itself.", 0, "")
+    return text
 
 
 def labels_resolve(names: Sequence[str], *, assets: QuerySet[Asset]) -> list[str]:
@@ -92,7 +151,7 @@ def labels_resolve(names: Sequence[str], *, assets: QuerySet[Asset]) -> list[str
 
 
 def _label_ids(query: Node | None) -> dict[str, int]:
-    names = {item.label for item, _ in walk(query) if isinstance(item, LabelTerm)}
+    names = {item.label for item in walk_deep(query) if isinstance(item, LabelTerm)}
     if not names:
         return {}
     return dict(Label.objects.filter(name__in=names).values_list("name", "id"))
@@ -219,6 +278,15 @@ def _to_q(node: Node, label_ids: dict[str, int]) -> Q:
         return Q(Exists(detections))
     if isinstance(node, FilenameMatch):
         return _filename_q(node.pattern)
+    if isinstance(node, Favorite):
+        return Q(favorite=True)
+    if isinstance(node, InCollection):
+        if node.collection_id is None:
+            return _nothing()
+        if node.smart is not None:
+            return _to_q(node.smart, label_ids)
+        # A smart collection whose search is empty cannot exist; without one this is a manual collection.
+        return Q(Exists(CollectionItem.objects.filter(collection_id=node.collection_id, asset_id=OuterRef("pk"))))
     raise TypeError(f"cannot search for {node!r}")
 
 

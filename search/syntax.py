@@ -44,7 +44,14 @@ FIELD_NAMES = {
     "source": "source",
     "format": "format", "type": "format",
     "filename": "filename", "file": "filename",
+    "collection": "collection", "album": "collection",
+    "is": "is",
 }  # fmt: skip
+# is:favorite and the spellings people type for it.
+FAVORITE_WORDS = {"favorite", "favourite", "fav", "favorites", "favourites", "heart", "hearted", "starred"}
+# Smart collections whose searches name other collections: how deep, and how many terms in all.
+MAX_COLLECTION_DEPTH = 4
+MAX_NESTED_TERMS = 4 * MAX_TERMS
 
 KEYWORDS = {"and", "or", "not"}
 _WORD_CHARS = r'[^\s()"<>=!@:]'
@@ -243,6 +250,21 @@ def is_filter(node: Tree) -> bool:
         and bool(qualifiers)
         and qualifiers[0][0].type in {"COLON", "CMP"}
     )
+
+
+def collection_names(tree: Tree) -> set[str]:
+    """The names in the query's ``collection:"Name"`` filters, spaces collapsed as collection names are."""
+    names: set[str] = set()
+    for node in tree.iter_subtrees():
+        if node.data == "term" and is_filter(node):
+            name, qualifiers = term_parts(node)
+            if FIELD_NAMES[name.value.lower()] == "collection" and len(qualifiers) == 1:
+                names.add(" ".join(unquote(qualifiers[0][1]).split()))
+    return names
+
+
+def term_count(tree: Tree) -> int:
+    return sum(1 for node in tree.iter_subtrees() if node.data == "term")
 
 
 def is_plain_word(node: Tree | Token) -> bool:

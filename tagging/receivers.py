@@ -10,8 +10,9 @@ from celery.signals import worker_init, worker_process_init, worker_ready
 from django.db import transaction
 from django.dispatch import receiver
 
-from media.models import Asset
-from media.signals import asset_created
+from media.models import Asset, TaggingStatus
+from media.signals import asset_created, asset_restored
+from tagging.services import tagging_reset
 from tagging.tasks import sweep_stale_assets, tagging_enqueue
 
 logger = logging.getLogger(__name__)
@@ -21,6 +22,16 @@ logger = logging.getLogger(__name__)
 def enqueue_new_asset(sender: type[Asset], asset: Asset, **kwargs: Any) -> None:
     asset_id = asset.pk
     # Only once the row is committed can a worker see it.
+    transaction.on_commit(lambda: tagging_enqueue(asset_ids=[asset_id]), robust=True)
+
+
+@receiver(asset_restored, sender=Asset, dispatch_uid="tagging.requeue_restored_asset")
+def requeue_restored_asset(sender: type[Asset], asset: Asset, **kwargs: Any) -> None:
+    """Workers do not claim trashed assets: one trashed before its tagging finished is queued again."""
+    if asset.tagging_status not in (TaggingStatus.PENDING, TaggingStatus.PROCESSING):
+        return
+    asset_id = asset.pk
+    tagging_reset(assets=Asset.objects.filter(pk=asset_id))
     transaction.on_commit(lambda: tagging_enqueue(asset_ids=[asset_id]), robust=True)
 
 

@@ -24,11 +24,11 @@ def asset_tags(*, asset: Asset) -> QuerySet[AssetTag]:
 
 
 def label_names_of(*, user: AbstractBaseUser | AnonymousUser, limit: int = 500) -> list[str]:
-    """The labels on the user's assets, most used first: suggestions for tag inputs."""
+    """The labels on the user's assets (not those only in the trash), most used first: suggestions for tag inputs."""
     if not user.is_authenticated:
         return []
     return list(
-        AssetTag.objects.filter(owner=user)
+        AssetTag.objects.filter(owner=user, asset__trashed_at__isnull=True)
         .values("label__name")
         .annotate(uses=Count("id"))
         .order_by("-uses", "label__name")

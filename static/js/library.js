@@ -14,18 +14,30 @@
 
   var count = document.getElementById("bulk-count");
   var all = document.getElementById("select-all");
+  // "All N matching": the form then carries the search, and the server acts on every match.
+  var matching = document.getElementById("select-matching");
   var lastClicked = null;
 
   function boxes() { return Array.prototype.slice.call(grid.querySelectorAll("input.select")); }
 
+  function matchingTotal() { return matching && matching.checked ? Number(matching.getAttribute("data-total")) : 0; }
+
+  function selectedCount() {
+    return matchingTotal() || boxes().filter(function (box) { return box.checked; }).length;
+  }
+
   function update() {
     var list = boxes();
+    if (matchingTotal()) list.forEach(function (box) { box.checked = true; });
     var ticked = list.filter(function (box) { return box.checked; });
     list.forEach(function (box) { box.closest(".card").classList.toggle("is-selected", box.checked); });
-    form.classList.toggle("has-selection", ticked.length > 0);
-    count.textContent = ticked.length
-      ? ticked.length + " selected"
-      : "Tick images to act on several at once.";
+    var total = matchingTotal();
+    form.classList.toggle("has-selection", ticked.length > 0 || total > 0);
+    count.textContent = total
+      ? "All " + total.toLocaleString() + " matching selected (" + ticked.length + " shown)"
+      : ticked.length
+        ? ticked.length + " selected"
+        : "Tick images to act on several at once.";
     all.checked = ticked.length > 0 && ticked.length === list.length;
     all.indeterminate = ticked.length > 0 && ticked.length < list.length;
   }
@@ -43,21 +55,39 @@
       }
       lastClicked = box;
     });
-    grid.addEventListener("change", update);
-    all.addEventListener("change", function () {
-      boxes().forEach(function (box) { box.checked = all.checked; });
+    grid.addEventListener("change", function (event) {
+      // Unticking one image ends "all matching": the selection is what is ticked again.
+      if (matching && event.target.matches && event.target.matches("input.select") && !event.target.checked) {
+        matching.checked = false;
+      }
       update();
     });
+    all.addEventListener("change", function () {
+      boxes().forEach(function (box) { box.checked = all.checked; });
+      if (matching && !all.checked) matching.checked = false;
+      update();
+    });
+    if (matching) {
+      matching.addEventListener("change", function () {
+        if (!matching.checked) boxes().forEach(function (box) { box.checked = false; });
+        update();
+        A.announce(count.textContent);
+      });
+    }
 
     form.addEventListener("submit", function (event) {
       var action = event.submitter ? event.submitter.value : "";
-      var ticked = boxes().filter(function (box) { return box.checked; }).length;
+      var ticked = selectedCount();
       var label = form.querySelector("#bulk-label");
       var problem = "";
+      var collection = form.querySelector("#collection-name");
       if (!ticked) problem = "Select one or more images first.";
       else if ((action === "add_tag" || action === "remove_tag") && !label.value.trim()) {
         problem = "Type the tag to " + (action === "add_tag" ? "add" : "remove") + " first.";
         label.focus();
+      } else if (action === "collect" && collection && !collection.value.trim()) {
+        problem = "Type the name of a collection (a new name makes one).";
+        collection.focus();
       }
       if (problem) {
         event.preventDefault();
@@ -73,6 +103,11 @@
     update();
   }
 
+  function trashNote() {
+    var days = form.getAttribute("data-trash-days") || "30";
+    return "They stay in the trash for " + days + " days with their tags and collections; restore them from the Trash page until then.";
+  }
+
   function confirmDelete(ticked) {
     var dialog = document.getElementById("delete-dialog");
     if (!dialog) {
@@ -80,7 +115,7 @@
       dialog.id = "delete-dialog";
       dialog.setAttribute("aria-labelledby", "delete-dialog-title");
       dialog.innerHTML =
-        '<h2 id="delete-dialog-title"></h2><p>The originals, thumbnails, tags and history go for good. This cannot be undone.</p>' +
+        '<h2 id="delete-dialog-title"></h2><p>' + trashNote() + '</p>' +
         '<form method="dialog" class="actions"><button value="delete" class="danger" id="delete-confirm"></button>' +
         '<button value="cancel" class="secondary" autofocus>Cancel</button></form>';
       document.body.appendChild(dialog);
@@ -97,8 +132,8 @@
       });
     }
     var words = ticked + " image" + (ticked === 1 ? "" : "s");
-    dialog.querySelector("#delete-dialog-title").textContent = "Delete " + words + "?";
-    dialog.querySelector("#delete-confirm").textContent = "Delete " + words;
+    dialog.querySelector("#delete-dialog-title").textContent = "Move " + words + " to the trash?";
+    dialog.querySelector("#delete-confirm").textContent = "Move " + words + " to the trash";
     dialog.returnValue = "";
     dialog.showModal();
   }

@@ -189,6 +189,7 @@
       setProgress(item, item.file.size);
       item.asset = data;
       item.duplicate = status === 200;
+      item.restored = status === 200 && data.restored_from_trash === true;
       link(item, data);
       if (data.urls && data.urls.thumbnail_small) item.thumb.src = data.urls.thumbnail_small;
       showStatus(item, data);
@@ -245,7 +246,9 @@
   };
 
   function showStatus(item, data) {
-    var prefix = item.duplicate ? "Already in your library (the same image was uploaded before); " : "Uploaded; ";
+    var prefix = item.restored
+      ? "Restored from the trash (the same image was deleted before; its tags and collections are back); "
+      : item.duplicate ? "Already in your library (the same image was uploaded before); " : "Uploaded; ";
     if (data.status === "tagged") {
       var labels = (data.tags || []).map(function (tag) { return tag.label; });
       setState(item, "tagged", prefix + (labels.length ? "tagged:" : "tagged: nothing recognised."));

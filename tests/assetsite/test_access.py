@@ -92,7 +92,11 @@ def test_api_patch_and_delete_are_scoped(api_client, settings, alice_asset, mall
     with django_capture_on_commit_callbacks(execute=True):
         deleted = api_client.delete(f"/api/assets/{alice_asset.pk}/")
     assert deleted.status_code == 204
-    assert not Asset.objects.filter(pk=alice_asset.pk).exists()
+    assert not Asset.objects.filter(pk=alice_asset.pk).exists()  # in the trash: files kept until emptied
+    assert len(stored_files(settings.MEDIA_ROOT)) == 6
+    assert api_client.delete(f"/api/trash/{mallory_asset.pk}/").status_code == 404
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api_client.delete(f"/api/trash/{alice_asset.pk}/").status_code == 204
     assert Asset.objects.filter(pk=mallory_asset.pk).exists()
     remaining = stored_files(settings.MEDIA_ROOT)
     assert len(remaining) == 3 and all(alice_asset.pk.hex not in path.name for path in remaining)

@@ -29,10 +29,12 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from rest_framework.test import APIClient
 
+from albums.models import Collection, CollectionItem, ShareLink
+from albums.services import collection_add, collection_create, share_link_create
 from integrations.models import ApiToken, Webhook, WebhookDelivery
 from integrations.services import token_create
 from media.models import Asset
-from media.services import asset_create
+from media.services import asset_create, asset_trash
 from review.services import detection_add_manual
 from tagging.boxes import Box
 from tagging.models import AssetTag, Detection, DetectionRun, Label
@@ -47,6 +49,8 @@ OWNER_FILENAME = "owner-only-7f3a.png"
 OWNER_LABEL = "owner-only-label"
 OWNER_HOOK = "https://hooks.example.com/owner-only-hook"
 OWNER_TOKEN = "owner-only-token-5c1e"
+OWNER_COLLECTION = "owner-only-collection-93b2"
+OWNER_TRASHED = "owner-only-trashed-4d0a.png"
 
 
 # --- walking the URL configuration -------------------------------------------------------------
@@ -142,6 +146,35 @@ TABLE: dict[str, Row] = {
     "integrations-webhook-detail": Row("/integrations/webhooks/{webhook}/",
                                        {"GET": PAGE_OBJECT, "POST": (302, 200, 404, 404)},
                                        body={"action": "rotate_secret"}),
+    # Hearts, the trash, collections and zips (forms answer with a redirect back; another user's thing: 404).
+    "asset-favorite": Row("/assets/{asset}/favorite/", {"POST": (302, 302, 404, 404)}, body={"favorite": "1"}),
+    "asset-trash": Row("/assets/{asset}/trash/", {"POST": (302, 302, 404, 404)}),
+    "download": Row("/download/", {"POST": (302, 200, 302, 302)}, body={"ids": ["{asset}"]}),
+    "collections": Row("/collections/", {"GET": (302, 200, 200, 200), "POST": (302, 302, 302, 302)},
+                       body={"name": "matrix"}, scoped=True),
+    # Others' ids are skipped (their own new collection "matrix" stays empty); the owner's untouched.
+    "collection-add": Row("/collections/add/", {"POST": (302, 302, 302, 302)},
+                          body={"ids": ["{asset}"], "collection_name": "matrix"}),
+    "collection-detail": Row("/collections/{collection}/", {"GET": PAGE_OBJECT, "POST": (302, 302, 404, 404)},
+                             body={"name": "renamed"}),
+    "collection-remove": Row("/collections/{collection}/remove/", {"POST": (302, 302, 404, 404)},
+                             body={"ids": ["{asset}"]}),
+    "collection-share": Row("/collections/{collection}/share/", {"POST": (302, 200, 404, 404)},
+                            body={"action": "create"}),
+    "collection-delete": Row("/collections/{collection}/delete/", {"GET": PAGE_OBJECT,
+                                                                   "POST": (302, 302, 404, 404)}),
+    "trash": Row("/trash/", {"GET": (302, 200, 200, 200)}, scoped=True),
+    "trash-empty": Row("/trash/empty/", {"GET": (302, 200, 200, 200), "POST": (302, 302, 302, 302)}),
+    "trash-restore": Row("/trash/{trashed}/restore/", {"POST": (302, 302, 404, 404)}),
+    "trash-delete": Row("/trash/{trashed}/delete/", {"POST": (302, 302, 404, 404)}),
+    "trash-thumbnail": Row("/trash/{trashed}/thumbnail/small/", {"GET": PAGE_OBJECT}),
+    # A share link is the way in, for anyone holding it (the owner's collection only; downloads were not
+    # allowed for this one). Unknown, revoked and expired keys: tests/library/test_sharing.py.
+    "share": Row("/s/{share_key}/", {"GET": (200, 200, 200, 200)}),
+    "share-asset": Row("/s/{share_key}/assets/{asset}/", {"GET": (200, 200, 200, 200)}),
+    "share-thumbnail": Row("/s/{share_key}/assets/{asset}/thumbnail/small/", {"GET": (200, 200, 200, 200)}),
+    "share-original": Row("/s/{share_key}/assets/{asset}/original/", {"GET": (404, 404, 404, 404)}),
+    "share-download": Row("/s/{share_key}/download/", {"GET": (404, 404, 404, 404)}),
     # --- accounts ---
     # Django's form views answer PUT like POST.
     "login": Row("/accounts/login/", {"GET": (200, 200, 200, 200), "POST": (200, 200, 200, 200),
@@ -199,6 +232,27 @@ TABLE: dict[str, Row] = {
     "api:detection-detail": Row("/api/detections/{detection}/", {"GET": API_OBJECT, "PATCH": API_OBJECT,
                                                                 "DELETE": (401, 204, 404, 404)},
                                 body={"review": "rejected"}),
+    # Collections, the trash and zips: another user's collection or trashed asset is a 404; lists and
+    # "empty the trash" are each user's own.
+    "api:asset-download": Row("/api/assets/download/", {"POST": (401, 200, 400, 400)}, body={"ids": ["{asset}"]}),
+    "api:collection-list": Row("/api/collections/", {"GET": (401, 200, 200, 200), "POST": (401, 201, 201, 201)},
+                               body={"name": "matrix"}, scoped=True),
+    "api:collection-list [format]": Row("/api/collections.json", {"GET": (401, 200, 200, 200),
+                                                                 "POST": (401, 201, 201, 201)},
+                                        body={"name": "matrix"}, scoped=True),
+    "api:collection-detail": Row("/api/collections/{collection}/", {"GET": API_OBJECT, "PATCH": API_OBJECT,
+                                                                   "DELETE": (401, 204, 404, 404)},
+                                 body={"name": "changed"}),
+    "api:collection-detail [format]": Row("/api/collections/{collection}.json", {
+        "GET": API_OBJECT, "PATCH": API_OBJECT, "DELETE": (401, 204, 404, 404)}, body={"name": "changed"}),
+    "api:collection-assets": Row("/api/collections/{collection}/assets/", {"POST": (401, 200, 404, 404),
+                                                                           "DELETE": (401, 200, 404, 404)},
+                                 body={"ids": ["{asset}"]}),
+    "api:collection-share": Row("/api/collections/{collection}/share/", {"POST": (401, 201, 404, 404),
+                                                                         "DELETE": (401, 204, 404, 404)}),
+    "api:trash": Row("/api/trash/", {"GET": (401, 200, 200, 200), "DELETE": (401, 200, 200, 200)}, scoped=True),
+    "api:trash-item": Row("/api/trash/{trashed}/", {"DELETE": (401, 204, 404, 404)}),
+    "api:trash-restore": Row("/api/trash/{trashed}/restore/", {"POST": (401, 200, 404, 404)}),
     "api:coco-export": Row("/api/export/coco/", {"GET": (401, 200, 200, 200)}, scoped=True),
     "api:coco-import": Row("/api/import/coco/", {"POST": (401, 200, 200, 200)}, body={
         "images": [{"id": 1, "file_name": "{asset_filename}", "width": 64, "height": 48}],
@@ -274,10 +328,13 @@ ADMIN_MODELS = {
     "tagging_assettag": "assettag",
     "integrations_webhook": "webhook",
     "integrations_webhookdelivery": "delivery",
+    "albums_collection": "collection",
+    "albums_sharelink": "share_link",
 }
 # Models nobody adds in the admin (403 for staff too): a token's key would have to be shown there; login
 # attempts are recorded, never made up.
-NO_ADD = {"integrations_apitoken", "axes_accessattempt", "axes_accesslog", "axes_accessfailurelog"}
+NO_ADD = {"integrations_apitoken", "axes_accessattempt", "axes_accesslog", "axes_accessfailurelog",
+          "albums_collection", "albums_sharelink"}
 TABLE.update(_admin_rows())
 
 
@@ -294,6 +351,11 @@ class World:
         self.asset = asset_create(owner=self.owner, file=upload(image_bytes("PNG", color=(1, 2, 3)),
                                                                 OWNER_FILENAME)).asset
         self.detection = detection_add_manual(asset=self.asset, label=OWNER_LABEL, box=Box(2, 2, 20, 20))
+        self.trashed = asset_trash(asset=asset_create(owner=self.owner, file=upload(
+            image_bytes("PNG", color=(4, 5, 6)), OWNER_TRASHED)).asset)
+        self.collection = collection_create(owner=self.owner, name=OWNER_COLLECTION)
+        collection_add(collection=self.collection, assets=Asset.objects.filter(pk=self.asset.pk))
+        self.share_link, self.share_key = share_link_create(collection=self.collection)
         self.run = DetectionRun.objects.create(asset=self.asset, model_name="m", started_at=timezone.now(),
                                                succeeded=True)
         self.webhook = Webhook.objects.create(owner=self.owner, url=OWNER_HOOK, secret="s" * 40,
@@ -328,6 +390,10 @@ class World:
             "uidb64": urlsafe_base64_encode(force_bytes(self.owner.pk)),
             "reset_token": default_token_generator.make_token(self.owner),
             "asset_filename": OWNER_FILENAME,
+            "trashed": self.trashed.pk,
+            "collection": self.collection.pk,
+            "share_link": self.share_link.pk,
+            "share_key": self.share_key,
         }
 
     def client(self, role: str, api: bool) -> Client:
@@ -346,8 +412,11 @@ class World:
         """Everything of the owner's that a request by someone else must leave alone."""
         owner = type(self.owner).objects.get(pk=self.owner.pk)
         return (
-            list(Asset.objects.filter(owner=owner).order_by("pk").values_list("pk", "title", "tagging_status",
-                                                                                 "tagging_attempts")),
+            list(Asset.all_objects.filter(owner=owner).order_by("pk").values_list(
+                "pk", "title", "tagging_status", "tagging_attempts", "favorite", "trashed_at")),
+            list(Collection.objects.filter(owner=owner).values_list("pk", "name", "query")),
+            sorted(CollectionItem.objects.filter(collection__owner=owner).values_list("collection_id", "asset_id")),
+            list(ShareLink.objects.filter(collection__owner=owner).values_list("pk", "revoked_at", "expires_at")),
             list(Detection.objects.filter(asset__owner=owner).order_by("pk").values_list("pk", "label__name",
                                                                                           "review", "x")),
             list(Webhook.objects.filter(owner=owner).values_list("pk", "url", "description", "secret", "active")),
@@ -458,8 +527,9 @@ def test_access(world, key, method):
             assert response["Location"].startswith(login), f"{where} redirects to {response['Location']}"
         if row.scoped and response.status_code == 200:
             content = b"".join(response.streaming_content) if response.streaming else response.content
-            shown = [marker for marker in (str(world.asset.pk), OWNER_FILENAME, OWNER_LABEL, OWNER_HOOK, OWNER_TOKEN)
-                     if marker.encode() in content]
+            markers = (str(world.asset.pk), OWNER_FILENAME, OWNER_LABEL, OWNER_HOOK, OWNER_TOKEN, OWNER_COLLECTION,
+                       OWNER_TRASHED, str(world.trashed.pk))
+            shown = [marker for marker in markers if marker.encode() in content]
             if role == "owner":
                 assert shown, f"{where}: the owner's own data is missing, so the scoping check proves nothing"
             else:

@@ -10,10 +10,12 @@ import re
 import pytest
 from rest_framework.test import APIClient
 
+from albums.models import Collection, CollectionItem, ShareLink
+from albums.services import collection_add, collection_create, share_link_create
 from integrations.models import ApiToken, Webhook
 from integrations.services import token_create, webhook_create
 from media.models import Asset
-from media.services import asset_create
+from media.services import asset_create, asset_trash
 from tagging.boxes import Box, DetectedObject
 from tagging.models import Detection
 from tagging.services import RunInfo, detections_replace
@@ -47,15 +49,23 @@ def mallorys(other_user, settings):
     )
     webhook = webhook_create(owner=other_user, url="http://127.0.0.1:9/hook")
     token, _ = token_create(user=other_user, name="mallory's script")
-    return {"asset": asset, "detection": asset.detections.get(), "webhook": webhook, "token": token}
+    collection = collection_create(owner=other_user, name="mallory's album")
+    collection_add(collection=collection, assets=Asset.objects.filter(pk=asset.pk))
+    share_link_create(collection=collection)
+    trashed = asset_trash(asset=asset_create(owner=other_user, file=upload(image_bytes("PNG", color=(8, 8, 8)),
+                                                                          "binned.png")).asset)
+    return {"asset": asset, "detection": asset.detections.get(), "webhook": webhook, "token": token,
+            "collection": collection, "trashed": trashed}
 
 
 def url_for(path: str, objects: dict) -> str:
     ids = {
-        "asset_id": objects["asset"].pk,
+        "asset_id": objects["trashed"].pk if path.startswith("/api/trash/") else objects["asset"].pk,
         "detection_id": objects["detection"].pk,
+        "collection_id": objects["collection"].pk,
         "id": objects["webhook"].pk if path.startswith("/api/webhooks/")
-        else objects["token"].pk if path.startswith("/api/tokens/") else objects["asset"].pk,
+        else objects["token"].pk if path.startswith("/api/tokens/")
+        else objects["collection"].pk if path.startswith("/api/collections/") else objects["asset"].pk,
         "size": "small",
     }
     return re.sub(r"\{(\w+)\}", lambda match: str(ids[match.group(1)]), path)
@@ -70,6 +80,10 @@ def snapshot(objects: dict) -> tuple:
         detection.review, detection.label_id, Detection.objects.filter(asset=asset).count(),
         webhook.secret, webhook.active, webhook.url, webhook.deliveries.count(),
         list(ApiToken.objects.filter(user=webhook.owner).values_list("pk", "digest", "expires_at")),
+        list(Collection.objects.filter(owner=webhook.owner).values_list("pk", "name", "query")),
+        list(CollectionItem.objects.filter(collection__owner=webhook.owner).values_list("asset_id", flat=True)),
+        list(ShareLink.objects.filter(collection__owner=webhook.owner).values_list("pk", "revoked_at")),
+        list(Asset.all_objects.filter(owner=webhook.owner).values_list("pk", "trashed_at", "favorite")),
     )  # fmt: skip
 
 

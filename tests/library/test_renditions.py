@@ -194,8 +194,10 @@ def test_each_asset_keeps_a_bounded_number_and_deleting_removes_them(
         fetch(api_client, scene, width=width)
     folder = settings.MEDIA_ROOT / renditions.rendition_folder(scene.id)
     assert len(list(folder.iterdir())) == 2
+    assert api_client.delete(f"/api/assets/{scene.pk}/").status_code == 204  # to the trash: kept
+    assert len(list(folder.iterdir())) == 2
     with django_capture_on_commit_callbacks(execute=True):
-        assert api_client.delete(f"/api/assets/{scene.pk}/").status_code == 204
+        assert api_client.delete(f"/api/trash/{scene.pk}/").status_code == 204  # for good
     assert not folder.exists() or list(folder.iterdir()) == []
 
 

@@ -240,7 +240,7 @@ def test_bulk_caps_the_number_of_assets(api_client, settings, user, tagged):
     make_asset(user, color=(1, 2, 3))
     body = assert_error(api_client.post("/api/assets/bulk/", {"action": "retag", "q": "uploaded:2000..2999"},
                                         format="json"), 400, "too_many_assets")
-    assert "more than 1 assets" in body["detail"]
+    assert "more than 1 images" in body["detail"]
 
 
 # --- who may do what ----------------------------------------------------------------------------------

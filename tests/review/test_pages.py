@@ -206,12 +206,13 @@ def test_bulk_delete_asks_first(web_client, user, tagged, settings):
     response = bulk(web_client, action="delete", ids=[tagged.pk, second.pk], next="/?q=dog")
     assert response.status_code == 200
     page = page_text(response)
-    assert "Delete 2 images?" in page and "photo.png" in page and "second.png" in page
+    assert "Move 2 images to the trash?" in page and "photo.png" in page and "second.png" in page
     assert 'name="confirm" value="1"' in page and 'name="next" value="/?q=dog"' in page
     assert Asset.objects.filter(owner=user).count() == 2
     response = bulk(web_client, action="delete", ids=[tagged.pk, second.pk], confirm="1", next="/?q=dog")
-    assert response.status_code == 302 and messages_of(response) == ["Deleted 2 images."]
+    assert response.status_code == 302 and messages_of(response) == ["Moved 2 images to the trash."]
     assert not Asset.objects.filter(owner=user).exists()
+    assert Asset.all_objects.filter(owner=user, trashed_at__isnull=False).count() == 2
 
 
 def test_bulk_never_touches_another_users_assets(web_client, tagged, foreign):

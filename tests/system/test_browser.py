@@ -433,13 +433,13 @@ def test_upload_browse_review_retag_and_bulk_in_a_real_browser(browser, site, wo
     page.get_by_label("Select noise.png").check()
     page.get_by_role("button", name="Delete…").click()
     dialog = page.get_by_role("dialog")
-    assert "Delete 1 image?" in dialog.inner_text()
+    assert "Move 1 image to the trash?" in dialog.inner_text()
     dialog.get_by_role("button", name="Cancel").click()
     assert Asset.objects.filter(owner=user, original_filename="noise.png").exists()
     page.get_by_role("button", name="Delete…").click()
-    page.get_by_role("dialog").get_by_role("button", name="Delete 1 image").click()
-    page.locator(".messages", has_text="Deleted 1 image.").wait_for()
-    assert not Asset.objects.filter(owner=user, original_filename="noise.png").exists()
+    page.get_by_role("dialog").get_by_role("button", name="Move 1 image to the trash").click()
+    page.locator(".messages", has_text="Moved 1 image to the trash.").wait_for()
+    assert not Asset.objects.filter(owner=user, original_filename="noise.png").exists()  # in the trash
     page.locator("#grid > li:nth-child(3)").wait_for()  # the rest loads by itself
     assert unlabelled_controls(page) == []
     screenshot(page, "library")
@@ -541,9 +541,9 @@ def test_the_pages_work_without_javascript(browser, site, worker):
     page.locator(".messages", has_text="Added “no script” to 2 of 2 images.").wait_for()
     page.get_by_label("Select other.png").check()
     page.get_by_role("button", name="Delete…").click()
-    page.locator("h1", has_text="Delete 1 image?").wait_for()
-    page.get_by_role("button", name="Delete 1 image").click()
-    page.locator(".messages", has_text="Deleted 1 image.").wait_for()
+    page.locator("h1", has_text="Move 1 image to the trash?").wait_for()
+    page.get_by_role("button", name="Move 1 image to the trash").click()
+    page.locator(".messages", has_text="Moved 1 image to the trash.").wait_for()
     assert list(Asset.objects.filter(owner=user).values_list("original_filename", flat=True)) == ["plain.png"]
 
 
