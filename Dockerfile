@@ -28,11 +28,11 @@ COPY pyproject.toml README.md ./
 RUN if [ -n "$TORCH_INDEX_URL" ]; then \
         pip install --index-url "$TORCH_INDEX_URL" "torch==2.14.1" "torchvision==0.29.1"; \
     fi \
-    && mkdir -p assetsite media tagging search review library integrations \
-    && for app in assetsite media tagging search review library integrations; do touch $app/__init__.py; done \
+    && mkdir -p assetsite media albums tagging search review library integrations \
+    && for app in assetsite media albums tagging search review library integrations; do touch $app/__init__.py; done \
     && pip install ".[s3]" \
     && pip uninstall -y assetsite \
-    && rm -rf assetsite media tagging search review library integrations build *.egg-info
+    && rm -rf assetsite media albums tagging search review library integrations build *.egg-info
 
 # The code. .dockerignore keeps .venv, var/, .git and caches out.
 COPY . .
