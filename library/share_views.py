@@ -20,9 +20,8 @@ from assetsite.pagination import InvalidCursor, keyset_page
 from library.collection_ops import collection_members
 from library.downloads import zip_response
 from library.views import _box_style  # the asset page's box geometry: one definition
-from media.files import file_response
+from media.files import THUMBNAIL_FIELDS, file_response
 from media.models import Asset
-from media.views import THUMBNAIL_FIELDS
 from media.zips import ZipRefused
 from tagging.models import AssetTag, ReviewState
 from tagging.selectors import asset_detections, asset_tags

@@ -15,11 +15,10 @@ from django.urls import reverse
 from django.views import View
 
 from assetsite.pagination import InvalidCursor, keyset_page
-from media.files import file_response
+from media.files import THUMBNAIL_FIELDS, file_response
 from media.models import Asset
 from media.selectors import trash_of, trash_purge_date, trashed_asset_get
 from media.services import asset_delete, asset_restore, trash_empty
-from media.views import THUMBNAIL_FIELDS
 
 
 def _trashed_or_404(request: HttpRequest, asset_id: Any) -> Asset:
