@@ -8,6 +8,7 @@ review queue are ``review.views``.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,12 +16,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db.models import Prefetch, QuerySet
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
 
 from assetsite.pagination import InvalidCursor, keyset_page
+from library.timeline import timeline_context, timeline_jump
 from media.models import Asset, TaggingStatus
 from media.selectors import assets_visible_to
 from media.services import AssetRejected, asset_create
@@ -32,6 +34,7 @@ from search.filters import AssetFilter
 from search.nodes import InCollection, LabelTerm, positive_labels, selected_labels, walk
 from search.query import toggle_label
 from search.selectors import SORTS, label_facets
+from search.timeline import InvalidMonth
 from tagging.models import AssetTag, Detection, ReviewState
 from tagging.selectors import asset_detections, asset_tags, label_names_of
 from tagging.templatetags.tagging_ui import label_colors
@@ -54,7 +57,10 @@ class LibraryView(LoginRequiredMixin, View):
         )
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        filterset = AssetFilter(data=request.GET, queryset=self.get_queryset(), request=request)
+        # ?view=<id> opens the viewer on that picture (static/js/viewer.js); the rest is the search.
+        params = request.GET.copy()
+        viewing = owned_asset_or_404(request, _uuid_or_404(params.pop("view")[-1])) if "view" in params else None
+        filterset = AssetFilter(data=params, queryset=self.get_queryset(), request=request)
         q = request.GET.get("q", "")
         context: dict[str, Any] = {
             "q": q,
@@ -64,8 +70,9 @@ class LibraryView(LoginRequiredMixin, View):
             "facets": [],
             "filter_errors": [],
             # For the bulk toolbar: where to come back to after an action.
-            "here": request.get_full_path(),
+            "here": request.path + (f"?{params.urlencode()}" if params else ""),
             "trash_days": settings.TRASH_DAYS,
+            "viewing": viewing,
         }
         if not filterset.is_valid():
             error = filterset.query_error
@@ -85,17 +92,20 @@ class LibraryView(LoginRequiredMixin, View):
             ]
             return render(request, self.template_name, context, status=400)
         try:
-            page = keyset_page(queryset=filterset.qs, cursor=request.GET.get("cursor"), size=self.page_size)
-        except InvalidCursor as invalid:
+            cursor = timeline_jump(params, queryset=filterset.qs, sort=filterset.sort_order)
+            page = keyset_page(queryset=filterset.qs, cursor=cursor, size=self.page_size)
+        except (InvalidCursor, InvalidMonth) as invalid:
             context["filter_errors"] = [str(invalid)]
             return render(request, self.template_name, context, status=400)
         query = filterset.search_query
-        facets = self._facets(request, filterset)
+        facets = self._facets(request, filterset, params)
+        if filterset.sort_order == "taken":
+            context.update(timeline_context(params, queryset=filterset.qs))
         context.update(
             assets=page.items,
             total=filterset.qs.count(),
-            next_url=_with(request.GET, cursor=page.next_cursor) if page.next_cursor else None,
-            previous_url=_with(request.GET, cursor=page.previous_cursor) if page.previous_cursor else None,
+            next_url=_with(params, cursor=page.next_cursor, month=None) if page.next_cursor else None,
+            previous_url=_with(params, cursor=page.previous_cursor, month=None) if page.previous_cursor else None,
             sort_label=(positive_labels(query) or [None])[0],
             facets=facets,
             # Tag suggestions for the bulk toolbar: the labels in these results (no extra query).
@@ -108,7 +118,7 @@ class LibraryView(LoginRequiredMixin, View):
         )
         return render(request, self.template_name, context)
 
-    def _facets(self, request: HttpRequest, filterset: AssetFilter) -> list[dict[str, Any]]:
+    def _facets(self, request: HttpRequest, filterset: AssetFilter, params: QueryDict) -> list[dict[str, Any]]:
         form = filterset.form
         q = form.cleaned_data.get("q", "")
         param_labels: list[str] = form.cleaned_data.get("label") or []
@@ -116,7 +126,7 @@ class LibraryView(LoginRequiredMixin, View):
         asked = positive_labels(filterset.search_query)
         facets = []
         for facet in label_facets(user=request.user, query=filterset.search_query, limit=self.facet_limit):
-            changes: dict[str, str | None] = {"cursor": None}
+            changes: dict[str, str | None] = {"cursor": None, "month": None}
             if facet.label in param_labels:
                 changes["label"] = ",".join(name for name in param_labels if name != facet.label) or None
             else:
@@ -128,10 +138,17 @@ class LibraryView(LoginRequiredMixin, View):
                     "label": facet.label,
                     "count": facet.count,
                     "selected": facet.label in ticked,
-                    "url": _with(request.GET, **changes),
+                    "url": _with(params, **changes),
                 }
             )
         return facets
+
+
+def _uuid_or_404(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise Http404("No such asset.") from None
 
 
 def _with(params: QueryDict, **changes: str | None) -> str:
