@@ -9,6 +9,7 @@ No worker: pictures go through the real upload service and get the boxes a detec
 from __future__ import annotations
 
 import io
+import os
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -17,11 +18,11 @@ from PIL import Image, ImageDraw
 
 from media.models import Asset
 from media.services import asset_create, asset_trash
+from tagging.boxes import Box
 from tests.factories import UserFactory
 from tests.images import upload
-from tests.system.test_browser import DESKTOP, PASSWORD, PHONE, Page, log_in, screenshot
-from tagging.boxes import Box
-from tests.system.test_browser_collections import COLOURS, SCENES, all_loaded, browser, logged_in  # noqa: F401
+from tests.system.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, PHONE, Page, log_in, screenshot
+from tests.system.test_browser_collections import COLOURS, SCENES, all_loaded, logged_in
 from tests.tagged_assets import tag
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -63,6 +64,25 @@ def make_library(owner, count: int, *, size=(480, 320), start=datetime(2024, 6, 
         asset.refresh_from_db()
         assets.append(asset)
     return assets
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing: install Debian's chromium package (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the ORM calls in the test run beside Playwright's loop
+    try:
+        with sync_api.sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
@@ -151,7 +171,7 @@ def test_viewer_keys_zoom_boxes_heart_pages_and_escape(browser, live_server, vie
 
     # f: the heart, through the API; the card's heart follows.
     page.keyboard.press("f")
-    page.locator('#card-%s button.heart-toggle[aria-pressed="true"]' % assets[3].pk).wait_for()
+    page.locator(f'#card-{assets[3].pk} button.heart-toggle[aria-pressed="true"]').wait_for()
     page.wait_for_function("() => document.getElementById('live').textContent === 'Added to favourites.'")
     assert Asset.objects.get(pk=assets[3].pk).favorite is True
 
@@ -418,7 +438,9 @@ def test_text_contrast_in_both_themes_and_the_toggle_is_kept(browser, live_serve
     tab.go(f"/assets/{assets[0].pk}/")
     assert page.evaluate("window.themeAtFirstParse") == flipped
     assert page.evaluate("window.bodyAtFirstParse") == ("rgb(255, 255, 255)" if flipped == "light" else dark_bg)
-    head = page.evaluate("[...document.head.children].map((e) => e.tagName + (e.getAttribute('src') || e.getAttribute('href') || ''))")
+    head = page.evaluate(
+        "[...document.head.children].map((e) => e.tagName + (e.getAttribute('src') || e.getAttribute('href') || ''))"
+    )
     assert head.index(next(item for item in head if item.endswith("early.js"))) < head.index(
         next(item for item in head if item.endswith("site.css"))
     )
@@ -426,5 +448,6 @@ def test_text_contrast_in_both_themes_and_the_toggle_is_kept(browser, live_serve
     assert result["found"] == [], result["found"]
     # Flipping back to what the system says follows the system again (nothing kept).
     page.get_by_role("button", name="Dark theme").click()
-    assert page.evaluate("[document.documentElement.getAttribute('data-theme'), localStorage.getItem('assetsite-theme')]") == [None, None]
+    kept = "[document.documentElement.getAttribute('data-theme'), localStorage.getItem('assetsite-theme')]"
+    assert page.evaluate(kept) == [None, None]
     assert tab.unexpected_errors() == [], tab.errors
