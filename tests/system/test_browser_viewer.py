@@ -52,9 +52,9 @@ def picture(background: tuple[int, int, int], shapes: list[str], size: tuple[int
 
 
 def make_library(
-    owner, count: int, *, size=(480, 320), start=datetime(2024, 6, 30, 18, tzinfo=UTC), first: int = 0
+    owner, count: int, *, size=(480, 320), start=datetime(2024, 6, 30, 18, tzinfo=UTC), first: int = 0, hours: int = 20
 ) -> list[Asset]:
-    """``count`` tagged pictures, newest first, taken 20 hours apart (so days and months change), named
+    """``count`` tagged pictures, newest first, taken ``hours`` apart (so days and months change), named
     pic-<first>.png on (each a different picture: the same content twice would be one asset)."""
     assets = []
     for index in range(first, first + count):
@@ -63,7 +63,7 @@ def make_library(
         asset = asset_create(owner=owner, file=upload(data, f"pic-{index:02d}.png", "image/png")).asset
         tag(asset, *boxes)
         uploaded = datetime(2026, 11, 1, tzinfo=UTC) - timedelta(minutes=index)
-        taken = start - timedelta(hours=20 * (index - first))
+        taken = start - timedelta(hours=hours * (index - first))
         Asset.objects.filter(pk=asset.pk).update(taken_at=taken, created_at=uploaded)
         asset.refresh_from_db()
         assets.append(asset)
@@ -293,8 +293,8 @@ def test_timeline_headings_dates_and_jump_to_a_month(browser, live_server, viewe
     from library.views import LibraryView
 
     monkeypatch.setattr(LibraryView, "page_size", 4)
-    # 10 pictures 20 h apart from 30 June 2024 back to 23 June; one more from 2023; one trashed.
-    make_library(viewer_user, 10)
+    # 10 pictures 7 h apart from 30 June 2024 18:00 back to 28 June; one more from 2023; one trashed.
+    make_library(viewer_user, 10, hours=7)
     old = make_library(viewer_user, 1, start=datetime(2023, 3, 4, 12, tzinfo=UTC), first=10)[0]
     Asset.objects.filter(pk=old.pk).update(original_filename="march.png")
     gone = make_library(viewer_user, 1, start=datetime(2022, 1, 1, tzinfo=UTC), first=11)[0]
@@ -306,6 +306,7 @@ def test_timeline_headings_dates_and_jump_to_a_month(browser, live_server, viewe
     page.get_by_role("button", name="Search").click()
     page.locator("#grid.timeline").wait_for()
     assert "sort=taken" in page.url
+    assert page.get_by_role("link", name="Timeline").get_attribute("aria-current") == "page"
     assert page.locator("#grid .date-month h2").all_inner_texts()[0] == "June 2024"
     assert page.locator("#grid .date-day h3").first.inner_text() == "Sunday 30 June 2024"
     assert page.locator("#grid .card").first.locator(".card-date").inner_text() == "30 Jun 2024, 18:00"
