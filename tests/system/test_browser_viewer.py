@@ -285,7 +285,8 @@ def test_back_restores_the_loaded_pages_and_the_scroll_position(browser, live_se
     page.get_by_role("link", name="Library").click()
     page.locator("#grid .card").first.wait_for()
     assert page.evaluate("window.scrollY") == 0
-    assert page.locator("#grid .card").count() == 4
+    assert not page.evaluate("document.documentElement.hasAttribute('data-place-restored')")
+    assert page.locator("#grid .card").count() < 14  # the first page (and perhaps the next, in view)
     assert tab.unexpected_errors() == [], tab.errors
 
 
