@@ -5,7 +5,7 @@ jumping through a keyset cursor, and nobody else's or trashed pictures anywhere.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -129,3 +129,32 @@ def test_view_parameter_opens_ones_own_picture_and_404s_for_others(web_client, a
     assert web_client.get(f"/?view={album['trashed'].pk}").status_code == 404
     assert web_client.get("/?view=not-a-uuid").status_code == 404
     assert web_client.get(reverse("library") + f"?view={mine.pk}&sort=taken").status_code == 200
+
+
+@pytest.mark.postgres
+def test_postgres_pages_the_timeline_from_its_index(user, other_user):
+    from django.db import connection
+
+    from assetsite.pagination import keyset_cursor, keyset_page
+    from search.timeline import month_parse, month_start_values
+
+    if connection.vendor != "postgresql":
+        pytest.skip("EXPLAIN plans are checked on PostgreSQL only")
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    Asset.objects.bulk_create(
+        Asset(owner=user if n % 3 else other_user, file=f"f{n}", original_filename=f"{n}.jpg",
+              sha256=f"{n:064d}", format="JPEG", mime_type="image/jpeg", width=10, height=10, byte_size=1,
+              taken_at=None if n % 7 == 0 else start + timedelta(hours=n))
+        for n in range(5000)
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE media_asset")
+    ordered = assets_search(user=user, query=None, sort="taken")
+    plan = ordered[:49].explain()
+    assert "asset_owner_timeline" in plan and "Sort" not in plan.split("Index")[0], plan
+    # A jump's page too: the cursor's bound is a range on the same index.
+    cursor = keyset_cursor(queryset=ordered, values=month_start_values(month_parse("2020-03")))
+    page = keyset_page(queryset=ordered, cursor=cursor, size=48)
+    # It starts at March's newest picture (5000 hours from 1 January reach into July).
+    assert all(item.sort_date < datetime(2020, 4, 1, tzinfo=UTC) for item in page.items)
+    assert page.items[0].sort_date >= datetime(2020, 3, 31, 20, tzinfo=UTC)
