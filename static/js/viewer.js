@@ -112,9 +112,11 @@
   function loadFull() {
     if (!current) return;
     var token = loadToken;
+    // Formats a browser cannot show (TIFF, HEIC): a full-size WebP rendition (at most 4096 on the long side).
+    var width = Math.round(current.width * Math.min(1, 4096 / Math.max(current.width, current.height)));
     var url = BROWSER_FORMATS.test(current.mime_type || "")
       ? current.urls.original
-      : current.urls.rendition + "?format=webp&width=" + Math.min(current.width, 4096);
+      : current.urls.rendition + "?format=webp&width=" + width;
     if (/^video\//.test(current.mime_type || "")) return;  // a video's frame: the thumbnail is what there is
     img.setAttribute("data-full", "1");
     var full = new Image();
