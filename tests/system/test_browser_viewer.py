@@ -208,6 +208,23 @@ def test_viewer_keys_zoom_boxes_heart_pages_and_escape(browser, live_server, vie
     assert tab.unexpected_errors() == [], tab.errors
 
 
+def test_viewer_shows_a_tiff_at_its_own_pixels_through_a_rendition(browser, live_server, viewer_user):
+    from tests.tagged_assets import make_asset
+
+    make_asset(viewer_user, color=(40, 90, 160), name="scan.tiff", size=(1500, 1000), fmt="TIFF")
+    tab = logged_in(browser, live_server, viewer_user)
+    page = tab.page
+    tab.go("/")
+    page.locator("#grid .card-link").first.click()
+    wait_shown(page, "scan.tiff")
+    page.keyboard.press("1")
+    page.wait_for_function("() => document.getElementById('lightbox').getAttribute('data-full-loaded') === '1'")
+    image = page.locator("#lightbox-img")
+    shown = [image.evaluate("(i) => i.naturalWidth"), image.get_attribute("src")]
+    assert shown[0] == 1500 and "/rendition/" in shown[1] and "format=webp" in shown[1]
+    assert tab.unexpected_errors() == [], tab.errors
+
+
 def test_viewer_swipes_on_a_phone_and_pages_work_without_javascript(browser, live_server, viewer_user):
     assets = make_library(viewer_user, 3)
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
