@@ -21,7 +21,16 @@ from media.services import asset_create, asset_trash
 from tagging.boxes import Box
 from tests.factories import UserFactory
 from tests.images import upload
-from tests.system.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, PHONE, Page, log_in, screenshot
+from tests.system.test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    PHONE,
+    Page,
+    log_in,
+    screenshot,
+    unlabelled_controls,
+)
 from tests.system.test_browser_collections import COLOURS, SCENES, all_loaded, logged_in
 from tests.tagged_assets import tag
 
@@ -135,6 +144,9 @@ def test_viewer_keys_zoom_boxes_heart_pages_and_escape(browser, live_server, vie
     assert re.match(r"circle 0\.9\d", boxes.first.inner_text())
     all_loaded(page, "#lightbox-img")
     screenshot(page, "viewer")
+    assert unlabelled_controls(page) == []
+    names = page.locator("#lightbox button").evaluate_all("(items) => items.map((b) => b.textContent.trim())")
+    assert all(names), names  # every button of the viewer has words for a screen reader
 
     # b: boxes off and on again.
     page.keyboard.press("b")
@@ -340,6 +352,7 @@ def test_timeline_headings_dates_and_jump_to_a_month(browser, live_server, viewe
     assert page.locator("#grid .date-month h2").all_inner_texts() == ["June 2024", "March 2023"]
     page.evaluate("() => window.scrollTo(0, 0)")
     screenshot(page, "timeline")
+    assert unlabelled_controls(page) == []
 
     # Jump to March 2023: the page starts there; Previous goes back to the newer ones.
     page.get_by_label("Jump to").select_option("2023-03")
