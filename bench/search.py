@@ -73,6 +73,14 @@ QUERIES: list[tuple[str, dict[str, str]]] = [
     ("sort by objects", {"q": "cat", "sort": "objects"}),
     ("sort by objects, everything", {"sort": "objects"}),
     ("page 2 (cursor)", {"q": "person", "_page": "2"}),
+    ("timeline, everything", {"sort": "taken"}),
+    ("timeline, one label", {"q": "dog", "sort": "taken"}),
+    ("timeline, page 2 (cursor)", {"sort": "taken", "_page": "2"}),
+]
+# The timeline's jump-to control: the months of the search with their counts (search/timeline.py).
+MONTHS: list[tuple[str, dict[str, str]]] = [
+    ("timeline months, everything", {"sort": "taken"}),
+    ("timeline months, one label", {"q": "dog", "sort": "taken"}),
 ]
 FACETS: list[tuple[str, dict[str, str]]] = [
     ("facets, whole library", {}),
@@ -93,6 +101,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded benchmark database")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE for each query")
     parser.add_argument("--only", default="", help="run only queries whose name contains this")
+    parser.add_argument("--database", default=BENCH_DATABASE, help="the database to build (dropped first)")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", "")
@@ -101,8 +110,8 @@ def main() -> None:
             "bench/search.py needs PostgreSQL: set DATABASE_URL=postgres://user@host:5432/dbname (the benchmark "
             f"creates its own database {BENCH_DATABASE!r} on that server). SQLite is not measured."
         )
-    bench_url = urlunsplit(urlsplit(url)._replace(path=f"/{BENCH_DATABASE}"))
-    fresh = prepare_database(url, reuse=args.reuse)
+    bench_url = urlunsplit(urlsplit(url)._replace(path=f"/{args.database}"))
+    fresh = prepare_database(url, reuse=args.reuse, name=args.database)
 
     os.environ["DATABASE_URL"] = bench_url
     os.environ.setdefault("VAR_DIR", str(ROOT / "var" / "bench"))
@@ -120,17 +129,19 @@ def main() -> None:
     run_benchmarks(runs=args.runs, explain=args.explain, only=args.only)
 
 
-def prepare_database(url: str, *, reuse: bool) -> bool:
+def prepare_database(url: str, *, reuse: bool, name: str = BENCH_DATABASE) -> bool:
     """Create the benchmark database; True when it is new."""
     import psycopg
 
+    if not name.replace("_", "").isalnum():
+        sys.exit(f"--database {name!r}: letters, digits and _ only")
     with psycopg.connect(url, autocommit=True) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE]).fetchone()
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if exists and reuse:
             return False
         if exists:
-            connection.execute(f'DROP DATABASE "{BENCH_DATABASE}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
     return True
 
 
@@ -162,7 +173,8 @@ def seed(*, assets: int, per_asset: float) -> None:
             with copy_cursor.copy(
                 "COPY media_asset (id, owner_id, file, original_filename, title, sha256, format, mime_type, width,"
                 " height, byte_size, taken_at, camera, thumbnail_small, thumbnail_large, created_at, updated_at,"
-                " tagging_status, tagging_error, tagging_attempts, tagging_task_id, tagged_at, object_count)"
+                " tagging_status, tagging_error, tagging_attempts, tagging_task_id, tagged_at, object_count, kind,"
+                " video_codec, favorite)"
                 " FROM STDIN"
             ) as copy:
                 for number in range(assets):
@@ -178,7 +190,7 @@ def seed(*, assets: int, per_asset: float) -> None:
                         asset_id, owner.pk, f"originals/{asset_id.hex[:2]}/{asset_id.hex}.{extension}",
                         f"{prefix}{number:06d}.{extension}", "", f"{rng.getrandbits(256):064x}", fmt, mime, width,
                         height, rng.randint(200_000, 8_000_000), taken, "", "", "", created, created, status, "",
-                        1, "", created if status == "tagged" else None, 0,
+                        1, "", created if status == "tagged" else None, 0, "image", "", rng.random() < 0.05,
                     ))  # fmt: skip
                     asset_rows.append((asset_id, width, height, status == "tagged"))
             with copy_cursor.copy(
@@ -335,6 +347,16 @@ def run_benchmarks(*, runs: int, explain: bool, only: str) -> None:
         print(f"{name:<30} {shown:<42} {len(result):>8} {p50:>7.1f} {p95:>7.1f}", flush=True)  # type: ignore[arg-type]
         if explain:
             _explain_facets(user, filtered(params).search_query, params.get("prefix", ""))
+    from search.timeline import timeline_months
+
+    for name, params in MONTHS:
+        if only and only not in name:
+            continue
+        timings, result = _time(lambda params=params: timeline_months(assets=filtered(params).qs), runs)
+        p50, p95 = _percentiles(timings)
+        worst_facet = max(worst_facet, p95)
+        shown = " ".join(f"{k}={v}" for k, v in params.items())
+        print(f"{name:<30} {shown:<42} {len(result):>8} {p50:>7.1f} {p95:>7.1f}", flush=True)  # type: ignore[arg-type]
     print(f"\nworst p95: queries {worst_query:.1f} ms (target 50), facets {worst_facet:.1f} ms (target 100)")
     print(f"load average at the end: {_load()}")
 
