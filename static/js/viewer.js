@@ -194,6 +194,18 @@
       fit();
       root.focus();
       A.announce(name + (position() >= 0 ? ", " + el("lightbox-position").textContent : ""));
+      preloadNeighbours();
+    });
+  }
+
+  // The next and previous pictures' large thumbnails, so ←/→ show them at once.
+  function preloadNeighbours() {
+    var list = cards();
+    var index = list.indexOf(cardOf(currentId));
+    if (index < 0) return;
+    [list[index + 1], list[index - 1]].forEach(function (card) {
+      var api = card && card.getAttribute("data-api-url");
+      if (api) new Image().src = api + "thumbnail/large/";
     });
   }
 
