@@ -30,12 +30,15 @@ def test_closest_label(typed, expected):
 
 
 def test_only_the_users_own_labels_are_suggested(user, other_user, tagged, foreign):
-    # tagged: dog and cat for user; foreign: car for other_user
-    assets = tagged.owner.assets.all()
-    query = query_parse("dgo -caar", assets=assets, owner=user)
-    found = unknown_labels(user=user, query=query, text="dgo -caar")
-    assert [(item.label, item.suggestion) for item in found] == [("dgo", "dog"), ("caar", "cat")]
-    assert found[0].corrected == "dog -caar" and found[1].corrected == "dgo -cat"
+    """tagged: dog and cat for ``user``; foreign: a car for ``other_user``."""
+    mine = user.assets.all()
+    query = query_parse("dgo -caat", assets=mine, owner=user)
+    found = unknown_labels(user=user, query=query, text="dgo -caat")
+    assert [(item.label, item.suggestion) for item in found] == [("dgo", "dog"), ("caat", "cat")]
+    assert found[0].corrected == "dog -caat" and found[1].corrected == "dgo -cat"
+    # "caar" is nearest to the other user's car: never named to this user.
+    (theirs,) = unknown_labels(user=user, query=query_parse("caar", assets=mine, owner=user), text="caar")
+    assert theirs.suggestion is None
     query = query_parse("caar", assets=other_user.assets.all(), owner=other_user)
     assert unknown_labels(user=other_user, query=query, text="caar")[0].suggestion == "car"
 
@@ -53,8 +56,8 @@ def test_library_page_suggests_and_links(web_client, tagged):
     page = web_client.get("/", {"q": "dgo"}).content.decode()
     assert "No picture has a label called <q>dgo</q>: did you mean" in page
     assert 'href="?q=dog"' in page and ">dog</a>?" in page
-    page = web_client.get("/", {"q": "zebra"}).content.decode()
-    assert "No picture has a label called <q>zebra</q>." in page and "did you mean" not in page
+    page = web_client.get("/", {"q": "wombat"}).content.decode()
+    assert "No picture has a label called <q>wombat</q>." in page and "did you mean" not in page
 
 
 def test_library_confidence_sort_without_a_label_falls_back(web_client, tagged):

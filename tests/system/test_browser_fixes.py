@@ -97,8 +97,8 @@ def test_sorts_confidence_without_a_label_and_did_you_mean(browser, live_server,
     page.wait_for_url(re.compile(r"q=circle\+-square$"))
     with_circle = {name for name, _, shapes in SCENES if "circle" in shapes and "square" not in shapes}
     assert set(card_names(page)) == with_circle
-    tab.go("/?q=zebra")
-    assert page.locator("#unknown-labels").inner_text() == "No picture has a label called “zebra”."
+    tab.go("/?q=wombat")
+    assert page.locator("#unknown-labels").inner_text() == "No picture has a label called “wombat”."
     assert tab.unexpected_errors() == [], tab.errors
 
 
