@@ -113,7 +113,10 @@ class LibraryView(LoginRequiredMixin, View):
             # Tag suggestions for the bulk toolbar: the labels in these results (no extra query).
             label_names=[facet["label"] for facet in facets],
             searching=query is not None,
-            unknown_labels=unknown_labels(user=request.user, query=query, text=q),
+            unknown_labels=[
+                {**vars(item), "url": _with(params, q=item.corrected, cursor=None) if item.corrected else ""}
+                for item in unknown_labels(user=request.user, query=query, text=q)
+            ],
             unknown_collections=[
                 item.name for item, _ in walk(query) if isinstance(item, InCollection) and item.collection_id is None
             ],

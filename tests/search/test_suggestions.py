@@ -56,6 +56,9 @@ def test_library_page_suggests_and_links(web_client, tagged):
     page = web_client.get("/", {"q": "dgo"}).content.decode()
     assert "No picture has a label called <q>dgo</q>: did you mean" in page
     assert 'href="?q=dog"' in page and ">dog</a>?" in page
+    # The rest of the search stays as it was (the sort here).
+    page = web_client.get("/", {"q": "dgo -cat", "sort": "objects"}).content.decode()
+    assert 'href="?q=dog+-cat&amp;sort=objects"' in page
     page = web_client.get("/", {"q": "wombat"}).content.decode()
     assert "No picture has a label called <q>wombat</q>." in page and "did you mean" not in page
 
