@@ -29,7 +29,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from kombu.transport import filesystem
+from kombu.transport import filesystem, virtual
 from kombu.utils.json import dumps, loads
 
 Empty = filesystem.Empty
@@ -122,9 +122,14 @@ class Transport(filesystem.Transport):
     polling_interval = 0.05
     busy_polling_interval = 0.005
 
+    # kombu keeps one broker state (declared exchanges and bindings) for every filesystem connection of a
+    # process; bindings live in the control folder, so here there is one state per control folder.
+    _states: dict[str, virtual.BrokerState] = {}
+
     def __init__(self, client: Any, **kwargs: Any) -> None:
         super().__init__(client, **kwargs)
         options = client.transport_options
+        self.state = self._states.setdefault(str(options.get("control_folder", "control")), virtual.BrokerState())
         if options.get("busy_polling_interval") is not None:
             self.busy_polling_interval = float(options["busy_polling_interval"])
         legacy = options.get("legacy_folder")

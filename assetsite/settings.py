@@ -378,6 +378,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Children load the detector when they start; give that time before Celery gives up on them.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = 180
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup closes the database connection before and after every task (a new PostgreSQL
+# backend per image) unless this is set: then it closes every 1000 tasks, and assetsite/celery.py closes
+# a connection that broke or outlived WORKER_CONN_MAX_AGE, as Django does between requests.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
