@@ -301,6 +301,8 @@ def run(args: argparse.Namespace) -> dict:
         run_count, detector_ms, batch, model_name = runs
         wall = (last_tagged - started).total_seconds()
         return {
+            "load_average": [round(value, 1) for value in os.getloadavg()],
+            "cpus": os.cpu_count(),
             "broker": args.broker,
             "database": "sqlite" if database_url.startswith("sqlite") else "postgresql",
             "images": args.n,
@@ -316,6 +318,7 @@ def run(args: argparse.Namespace) -> dict:
             "detector_seconds": round(detector_ms / 1000, 2),
             "detector_ms_per_image": round(detector_ms / max(run_count, 1), 1),
             "throughput": round(args.n / wall, 2),
+            "overhead_ms_per_image": round((wall * 1000 - detector_ms) / args.n, 1),
             "efficiency": round(detector_ms / 1000 / wall * 100, 1),
         }
     finally:
@@ -343,7 +346,10 @@ def print_report(result: dict) -> None:
     print(f"| uploads took | {result['upload_seconds']} s |")
     print(f"| detector time (sum of runs' duration_ms) | {result['detector_seconds']} s "
           f"({result['detector_ms_per_image']} ms per image) |")
+    print(f"| wall time not spent detecting, per image | {result['overhead_ms_per_image']} ms |")
     print(f"| **efficiency** (detector / wall) | **{result['efficiency']} %** |")
+    print(f"| machine load (1/5/15 min) at the end | {' / '.join(map(str, result['load_average']))} on "
+          f"{result['cpus']} CPUs |")
     print(f"| statuses | {result['statuses']} ({result['runs']} runs, {result['upload_failures']} failed uploads) |")
 
 
