@@ -12,8 +12,9 @@ looks again: one image per second whatever the detector's speed. Here:
 - a consumer takes a message by renaming it into ``<data_folder>/.claimed/`` (same file system, atomic):
   of two workers exactly one gets it;
 - while a task is in flight (prefetch 1, late ack) the loop checks every ``busy_polling_interval``
-  (5 ms, no file system calls: only whether the ack came), so the next message is taken as soon as
-  the last one is done; with nothing in flight it lists the queue folders every ``polling_interval``.
+  (5 ms; the task queues are not listed meanwhile, only the small control queue), so the next
+  message is taken as soon as the last one is done; with nothing in flight it lists the queue
+  folders every ``polling_interval``.
 
 Messages written by kombu's transport into ``legacy_folder`` (the earlier ``var/celery/queue``) are
 moved into their queues' folders on start, so an upgrade loses nothing.
@@ -118,7 +119,7 @@ class Channel(filesystem.Channel):
 class Transport(filesystem.Transport):
     Channel = Channel
     # Idle: how often the queue folders are listed. Busy: how often a loop with a task in flight checks
-    # whether its ack came (no file system calls), so the next message follows at once.
+    # whether its ack came (task queues are not listed), so the next message follows at once.
     polling_interval = 0.05
     busy_polling_interval = 0.005
 
