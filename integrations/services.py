@@ -276,17 +276,28 @@ def _payload(*, event: str, delivery_id: uuid.UUID, data: dict[str, Any]) -> dic
     return {"id": str(delivery_id), "event": event, "created_at": timezone.now().isoformat(), **data}
 
 
-def webhook_event_emit(*, asset_id: uuid.UUID | str, status: str) -> list[WebhookDelivery]:
+def webhook_event_emit(
+    *, asset_id: uuid.UUID | str, status: str, owner_id: int | None = None
+) -> list[WebhookDelivery]:
     """Queue a delivery of the asset's event to each of its owner's hooks that wants it.
 
-    The payload is taken now, so every retry sends the same body.
+    The payload is taken now, so every retry sends the same body. With ``owner_id`` (the worker sends
+    it), an owner without hooks costs one query and the asset is not read.
     """
     event = STATUS_EVENTS.get(status)  # type: ignore[call-overload]
-    asset = Asset.objects.filter(pk=asset_id).first()
-    if event is None or asset is None:
+    if event is None:
         return []
-    hooks = [hook for hook in Webhook.objects.filter(owner_id=asset.owner_id, active=True) if hook.wants(event)]
+    asset = None
+    if owner_id is None:
+        asset = Asset.objects.filter(pk=asset_id).first()
+        if asset is None:
+            return []
+        owner_id = asset.owner_id
+    hooks = [hook for hook in Webhook.objects.filter(owner_id=owner_id, active=True) if hook.wants(event)]
     if not hooks:
+        return []
+    asset = asset or Asset.objects.filter(pk=asset_id, owner_id=owner_id).first()
+    if asset is None:  # deleted or in the trash meanwhile
         return []
     data = {"asset": _asset_payload(asset)}
     deliveries = []
