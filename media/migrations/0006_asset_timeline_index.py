@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('media', '0004_asset_favorite_trash'),
+        ('media', '0005_asset_taken_offset'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
