@@ -63,6 +63,13 @@ def test_timeline_orders_by_date_taken_then_upload_with_headings(web_client, alb
     assert "theirs.png" not in html and "trashed.png" not in html
 
 
+def test_card_dates_are_the_cameras_local_time(web_client, album):
+    # Taken 10:00 UTC on a camera two hours east: the card says 12:00, as the asset page does.
+    Asset.objects.filter(pk=album["june-a"].pk).update(taken_offset=120)
+    html = web_client.get("/?sort=taken").content.decode()
+    assert "15 Jun 2024, 12:00" in html and "UTC+02:00" in html
+
+
 def test_timeline_months_follow_the_search(web_client, album):
     html = web_client.get("/?sort=taken&q=taken<2024-06-01").content.decode()
     assert re.findall(r'<option value="(\d{4}-\d\d)"', html) == ["2024-05", "2019-01"]
