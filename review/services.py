@@ -16,6 +16,7 @@ from django.utils import timezone
 from media.models import Asset
 from media.services import assets_trash
 from review.validation import LABEL_ACTIONS
+from tagging.box_index import NearBoxIndex
 from tagging.boxes import Box
 from tagging.labels import normalize_label
 from tagging.models import Detection, DetectionSource, ReviewState
@@ -178,36 +179,29 @@ def detections_import(*, asset: Asset, items: Sequence[tuple[str, Box | None]]) 
     """Add annotations from another tool as manual detections, skipping ones the asset already has.
 
     A box is a duplicate of a visible detection with the same label and IoU >= 0.9; a label without
-    a box is a duplicate of a visible boxless detection with that label.
+    a box is a duplicate of a visible boxless detection with that label. Each box is compared only
+    with the few boxes near it (tagging.box_index), so the work grows with the number of boxes, not
+    with its square.
     """
     with transaction.atomic():
-        existing: list[tuple[str, Box | None]] = [
-            (detection.label.name, detection.box)
-            for detection in asset.detections.select_related("label").exclude(review=ReviewState.REJECTED)
-        ]
+        seen = NearBoxIndex(min_iou=IMPORT_DUPLICATE_IOU)
+        for detection in asset.detections.select_related("label").exclude(review=ReviewState.REJECTED):
+            seen.add(detection.label.name, detection.box)
         rows: list[Detection] = []
         duplicates = 0
         now = timezone.now()
         for raw_label, raw_box in items:
             name = normalize_label(raw_label)
             box = raw_box.clamped(asset.width, asset.height) if raw_box is not None else None
-            if any(_same(name, box, other_name, other_box) for other_name, other_box in existing):
+            if seen.has_near(name, box):
                 duplicates += 1
                 continue
-            existing.append((name, box))
+            seen.add(name, box)
             rows.append(manual_detection_build(asset=asset, label=name, box=box, reviewed_at=now))
-        Detection.objects.bulk_create(rows)
+        Detection.objects.bulk_create(rows, batch_size=1000)
         if rows:
             tags_rebuild(asset=asset)
     return ImportCount(created=len(rows), duplicates=duplicates)
-
-
-def _same(name: str, box: Box | None, other_name: str, other_box: Box | None) -> bool:
-    if name != other_name:
-        return False
-    if box is None or other_box is None:
-        return box is None and other_box is None
-    return box.iou(other_box) >= IMPORT_DUPLICATE_IOU
 
 
 # --- one entry point for the bulk actions (the library page's toolbar) ------------------------------
