@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from media.models import Asset
-from review.services import detections_import
+from review.services import TooManyDetections, detections_import
 from tagging.boxes import Box
 from tagging.labels import normalize_label
 from tagging.models import Detection, ReviewState
@@ -286,6 +286,13 @@ def _scaled(image: CocoImage, asset: Asset, bbox: tuple[float, float, float, flo
     return Box.from_corners(x * sx, y * sy, (x + width) * sx, (y + height) * sy)
 
 
+def _too_many(asset: Asset, total: int, limit: int) -> str:
+    return (
+        f"Asset {asset.original_filename!r} ({asset.pk}) would have {total} detections with this import; at most "
+        f"{limit} per asset (COCO_IMPORT_MAX_BOXES_PER_ASSET). Split its annotations or raise the setting."
+    )
+
+
 @dataclass(frozen=True)
 class CocoPlan:
     """A checked document: what goes on which asset, and what found no asset."""
@@ -293,6 +300,7 @@ class CocoPlan:
     images: int
     matched: int
     annotations: int
+    max_boxes_per_asset: int
     planned: list[tuple[Asset, list[tuple[str, Box | None]]]]
     unmatched: list[dict[str, Any]]
     unmatched_annotations: int
@@ -322,22 +330,14 @@ def coco_plan(*, assets: QuerySet[Asset], document: Any, max_annotations: int, m
                     f"A {label} box of image {image.key!r} lies outside its asset ({match.width}×{match.height})."
                 )
             items.append((label, box))
-    counts = dict(
-        Detection.objects.filter(asset_id__in=list(planned)).exclude(review=ReviewState.REJECTED)
-        .values("asset_id").annotate(n=Count("id")).values_list("asset_id", "n")
-    ) if planned else {}
     for asset, items in planned.values():
-        total = counts.get(asset.pk, 0) + len(items)
-        if total > max_boxes_per_asset:
-            raise CocoTooManyBoxes(
-                f"Asset {asset.original_filename!r} ({asset.pk}) would have {total} detections with this import "
-                f"({len(items)} new, duplicates included); at most {max_boxes_per_asset} per asset "
-                "(COCO_IMPORT_MAX_BOXES_PER_ASSET). Split its annotations or raise the setting."
-            )
+        if len(items) > max_boxes_per_asset:
+            raise CocoTooManyBoxes(_too_many(asset, len(items), max_boxes_per_asset))
     return CocoPlan(
         images=len(images),
         matched=len(images) - sum(isinstance(match, str) for match in matches.values()),
         annotations=sum(len(image.annotations) for image in images),
+        max_boxes_per_asset=max_boxes_per_asset,
         planned=list(planned.values()),
         unmatched=unmatched,
         unmatched_annotations=unmatched_annotations,
@@ -352,7 +352,10 @@ def coco_write(*, plan: CocoPlan, progress: Callable[[int], None] | None = None)
     created = duplicates = changed = done = 0
     with transaction.atomic() if progress is None else nullcontext():
         for asset, items in plan.planned:
-            count = detections_import(asset=asset, items=items)
+            try:
+                count = detections_import(asset=asset, items=items, max_total=plan.max_boxes_per_asset)
+            except TooManyDetections as error:
+                raise CocoTooManyBoxes(_too_many(asset, error.existing + error.new, error.limit)) from None
             created += count.created
             duplicates += count.duplicates
             changed += bool(count.created)

@@ -175,18 +175,31 @@ class ImportCount:
     duplicates: int
 
 
-def detections_import(*, asset: Asset, items: Sequence[tuple[str, Box | None]]) -> ImportCount:
+class TooManyDetections(ValueError):
+    """An import would leave an asset with more visible detections than allowed; nothing was written."""
+
+    def __init__(self, *, existing: int, new: int, limit: int) -> None:
+        super().__init__(f"{existing} + {new} detections, at most {limit}")
+        self.existing, self.new, self.limit = existing, new, limit
+
+
+def detections_import(
+    *, asset: Asset, items: Sequence[tuple[str, Box | None]], max_total: int | None = None
+) -> ImportCount:
     """Add annotations from another tool as manual detections, skipping ones the asset already has.
 
     A box is a duplicate of a visible detection with the same label and IoU >= 0.9; a label without
-    a box is a duplicate of a visible boxless detection with that label. Each box is compared only
+    a box is a duplicate of a visible boxless detection with that label. More than ``max_total``
+    visible detections afterwards: TooManyDetections, nothing written. Each box is compared only
     with the few boxes near it (tagging.box_index), so the work grows with the number of boxes, not
     with its square.
     """
     with transaction.atomic():
         seen = NearBoxIndex(min_iou=IMPORT_DUPLICATE_IOU)
+        existing = 0
         for detection in asset.detections.select_related("label").exclude(review=ReviewState.REJECTED):
             seen.add(detection.label.name, detection.box)
+            existing += 1
         rows: list[Detection] = []
         duplicates = 0
         now = timezone.now()
@@ -198,6 +211,8 @@ def detections_import(*, asset: Asset, items: Sequence[tuple[str, Box | None]]) 
                 continue
             seen.add(name, box)
             rows.append(manual_detection_build(asset=asset, label=name, box=box, reviewed_at=now))
+        if max_total is not None and existing + len(rows) > max_total:
+            raise TooManyDetections(existing=existing, new=len(rows), limit=max_total)
         Detection.objects.bulk_create(rows, batch_size=1000)
         if rows:
             tags_rebuild(asset=asset)
