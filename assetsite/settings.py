@@ -298,6 +298,10 @@ REST_FRAMEWORK = {
         "anon": env_str("API_THROTTLE_ANON", "60/min"),
         # Bulk actions and COCO imports/exports: few requests, each touching many assets.
         "bulk": env_str("API_THROTTLE_BULK", "60/min"),
+        # Single actions that make a worker busy, from the API and the pages alike: re-tag one asset, a
+        # webhook test delivery (it can hold the webhook worker for up to 3 x WEBHOOK_TIMEOUT).
+        "retag": env_str("API_THROTTLE_RETAG", "30/min"),
+        "pings": env_str("API_THROTTLE_PINGS", "10/min"),
         # File downloads (originals, thumbnails, renditions, crops), signed URLs included: a page of
         # thumbnails is many requests.
         "files": env_str("API_THROTTLE_FILES", "3000/min"),

@@ -104,6 +104,7 @@ class WebhookViewSet(viewsets.ModelViewSet):  # PATCH, not PUT: see http_method_
     serializer_class = WebhookSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     queryset = Webhook.objects.none()  # for the schema; get_queryset scopes to the user
+    throttle_scope: str | None = None  # "pings" on ping (ScopedRateThrottle ignores None)
 
     def get_queryset(self) -> QuerySet[Webhook]:
         return webhooks_of(self.request.user)
@@ -168,7 +169,8 @@ class WebhookViewSet(viewsets.ModelViewSet):  # PATCH, not PUT: see http_method_
         return Response({"secret": webhook.secret})
 
     @extend_schema(request=None, responses={202: DeliverySerializer, 404: ErrorSerializer})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], throttle_classes=[UserRateThrottle, ScopedRateThrottle],
+            throttle_scope="pings")
     def ping(self, request: Request, pk: str, format: str | None = None) -> Response:
         """Send a signed test delivery (event webhook.ping) now."""
         delivery = webhook_ping(webhook=self.get_object())
