@@ -440,7 +440,7 @@ COCO_IMPORT_MAX_ANNOTATIONS = env_int("COCO_IMPORT_MAX_ANNOTATIONS", 50_000, min
 COCO_IMPORT_MAX_BOXES_PER_ASSET = env_int("COCO_IMPORT_MAX_BOXES_PER_ASSET", 10_000, minimum=1)
 # Imports with more annotations than this are checked in the request, then written by a worker: 202
 # and a job to poll (GET /api/import/coco/jobs/{id}/), so no web process is held by a big one.
-COCO_IMPORT_BACKGROUND_ANNOTATIONS = env_int("COCO_IMPORT_BACKGROUND_ANNOTATIONS", 2000, minimum=0)
+COCO_IMPORT_BACKGROUND_ANNOTATIONS = env_int("COCO_IMPORT_BACKGROUND_ANNOTATIONS", 1000, minimum=0)
 COCO_EXPORT_MAX_ASSETS = env_int("COCO_EXPORT_MAX_ASSETS", 10_000, minimum=1)
 BULK_MAX_ASSETS = env_int("BULK_MAX_ASSETS", 1000, minimum=1)
 

@@ -19,8 +19,8 @@ from review.validation import LABEL_ACTIONS
 from tagging.box_index import NearBoxIndex
 from tagging.boxes import Box
 from tagging.labels import normalize_label
-from tagging.models import Detection, DetectionSource, ReviewState
-from tagging.services import label_get_or_create, tagging_reset, tags_rebuild
+from tagging.models import Detection, DetectionSource, Label, ReviewState
+from tagging.services import label_get_or_create, labels_for, tagging_reset, tags_rebuild
 from tagging.tasks import tagging_enqueue
 
 # An imported box this close to an existing one of the same label is the same object.
@@ -28,12 +28,12 @@ IMPORT_DUPLICATE_IOU = 0.9
 
 
 def manual_detection_build(
-    *, asset: Asset, label: str, box: Box | None, reviewed_at: datetime | None = None
+    *, asset: Asset, label: str | Label, box: Box | None, reviewed_at: datetime | None = None
 ) -> Detection:
     """An unsaved manual detection: accepted, confidence 1, its box clamped to the picture."""
     detection = Detection(
         asset=asset,
-        label=label_get_or_create(name=label),
+        label=label if isinstance(label, Label) else label_get_or_create(name=label),
         confidence=1.0,
         source=DetectionSource.MANUAL,
         review=ReviewState.ACCEPTED,
@@ -203,6 +203,7 @@ def detections_import(
         rows: list[Detection] = []
         duplicates = 0
         now = timezone.now()
+        labels = labels_for(raw_label for raw_label, _ in items)  # one query, not one per box
         for raw_label, raw_box in items:
             name = normalize_label(raw_label)
             box = raw_box.clamped(asset.width, asset.height) if raw_box is not None else None
@@ -210,7 +211,7 @@ def detections_import(
                 duplicates += 1
                 continue
             seen.add(name, box)
-            rows.append(manual_detection_build(asset=asset, label=name, box=box, reviewed_at=now))
+            rows.append(manual_detection_build(asset=asset, label=labels[name], box=box, reviewed_at=now))
         if max_total is not None and existing + len(rows) > max_total:
             raise TooManyDetections(existing=existing, new=len(rows), limit=max_total)
         Detection.objects.bulk_create(rows, batch_size=1000)
