@@ -20,8 +20,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+# The site's key may read and write its own bucket only (as a real deployment's should): a wrong bucket
+# name is refused, not created. The admin key makes the bucket and lists it for the tests.
 ACCESS_KEY = "assetsite-test"
 SECRET_KEY = "assetsite-test-secret-key"
+ADMIN_ACCESS_KEY = "assetsite-admin"
+ADMIN_SECRET_KEY = "assetsite-admin-secret-key"
 REGION = "us-east-1"
 
 
@@ -78,10 +82,15 @@ class S3Server:
         config = {
             "identities": [
                 {
+                    "name": "admin",
+                    "credentials": [{"accessKey": ADMIN_ACCESS_KEY, "secretKey": ADMIN_SECRET_KEY}],
+                    "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+                },
+                {
                     "name": "assetsite",
                     "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-                    "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-                }
+                    "actions": [f"{action}:{self.bucket}" for action in ("Read", "List", "Tagging", "Write")],
+                },
             ]
         }
         path = self.workdir / "s3.json"
@@ -104,14 +113,15 @@ class S3Server:
         self._wait_ready(timeout)
 
     def client(self, **overrides: Any) -> Any:
+        """A boto3 client with the admin key."""
         import boto3
         from botocore.config import Config
 
         return boto3.client(
             "s3",
             endpoint_url=overrides.pop("endpoint_url", self.endpoint),
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
+            aws_access_key_id=ADMIN_ACCESS_KEY,
+            aws_secret_access_key=ADMIN_SECRET_KEY,
             region_name=REGION,
             config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 1}),
             **overrides,
