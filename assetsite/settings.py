@@ -185,6 +185,7 @@ if STORAGE_BACKEND.startswith("storages."):
         read_timeout=env_float("STORAGE_READ_TIMEOUT", 60.0, low=0.1, high=600.0),
         retries={"max_attempts": env_int("STORAGE_RETRIES", 3, minimum=1), "mode": "standard"},
         s3={"addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or "auto"},
+        signature_version="s3v4",  # presigned URLs too (SigV2 is refused by newer stores and AWS regions)
     )
 # Object storage only: signed file URLs and file views answer 302 to a presigned URL of the bucket
 # (after the same owner / share-link / signature check), so the bytes do not pass through Django.

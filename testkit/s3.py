@@ -199,7 +199,7 @@ class S3Server:
             "querystring_auth": True,
             "file_overwrite": False,
             "client_config": Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 1},
-                                    s3={"addressing_style": "path"}),
+                                    s3={"addressing_style": "path"}, signature_version="s3v4"),
         }
 
 
