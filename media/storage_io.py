@@ -1,6 +1,6 @@
 """Storage access beyond open/save/delete: listing with ages, and presigned object-store URLs.
 
-Product code never asks for a local path of a stored file (``FieldFile.path`` / ``storage.path()``
+Product code never asks for a local path of a stored file (a FieldFile's path, the storage's path()
 do not exist on object storage): files are opened with ``default_storage.open()`` and read as
 streams; Pillow and FFmpeg (PyAV) both read Python file objects. tests/media/test_storage_io.py
 fails on any ``.path`` of a stored file in the apps.
