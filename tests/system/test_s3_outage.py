@@ -172,3 +172,18 @@ def test_the_orphan_sweep_on_local_disk(user, settings):
     assert storage_orphans_sweep(now=later) == 1
     assert not default_storage.exists(orphan)
     assert all(default_storage.exists(name) for name in trashed_orphan_free)
+
+
+def test_tagging_while_the_bucket_is_unreachable_is_retried_not_failed(s3, user, settings):
+    from media.models import TaggingStatus
+    from tagging.pipeline import TransientError, run_detection
+    from testkit.s3 import free_port_pair
+
+    asset_id = post_file(token_client(user), image_bytes("PNG", size=(64, 48))).json()["id"]
+    default = settings.STORAGES["default"]
+    settings.STORAGES = {**settings.STORAGES, "default": {**default, "OPTIONS": {
+        **default["OPTIONS"], "endpoint_url": f"http://127.0.0.1:{free_port_pair()}"}}}  # nothing listens there
+    with pytest.raises(TransientError):
+        run_detection(asset_id=asset_id, task_id="t-outage")
+    asset = Asset.objects.get(pk=asset_id)
+    assert asset.tagging_status == TaggingStatus.PENDING and "EndpointConnectionError" in asset.tagging_error
