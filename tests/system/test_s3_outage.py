@@ -57,6 +57,11 @@ def test_a_misconfigured_bucket_is_a_503_and_reported_by_health(s3_server, setti
     assert time.monotonic() - started < 10
     assert_refused_cleanly(response)
     assert s3_server.keys(settings.STORAGES["default"]["OPTIONS"]["location"]) == []
+    page = Client()
+    page.force_login(user)
+    form = page.post("/upload/", {"files": [upload(image_bytes("PNG", size=(32, 33)), "page.png")]})
+    assert form.status_code == 503 and form["Retry-After"] == "5"
+    assert "file store is not answering" in form.content.decode() and not Asset.all_objects.exists()
 
     status, health = staff_health()
     assert status == 503 and health["status"] == "down"
@@ -153,10 +158,16 @@ def test_the_orphan_sweep_removes_what_an_outage_left_after_the_grace_period(s3,
     orphans = sorted(set(s3.keys(s3.test_prefix)) - set(kept_keys))
     assert len(orphans) == 1 and "/originals/" in orphans[0]
 
-    assert storage_orphans_sweep() == 0  # younger than the grace period: may be an upload in progress
+    from media.tasks import sweep_storage_orphans
+
+    assert sweep_storage_orphans.apply().result == {"deleted": 0}  # younger than the grace period
+    assert settings.CELERY_BEAT_SCHEDULE["sweep-storage-orphans"]["task"] == sweep_storage_orphans.name
     later = timezone.now() + timedelta(hours=settings.STORAGE_ORPHAN_GRACE_HOURS, minutes=5)
     assert storage_orphans_sweep(now=later) == 1
     assert sorted(s3.keys(s3.test_prefix)) == kept_keys  # the asset's files and rendition stay
+    asset_delete_trashed = client.delete(f"/api/assets/{kept.pk}/")  # trashed: its files still needed
+    assert asset_delete_trashed.status_code == 204
+    assert storage_orphans_sweep(now=later) == 0 and sorted(s3.keys(s3.test_prefix)) == kept_keys
 
 
 def test_the_orphan_sweep_on_local_disk(user, settings):
