@@ -108,7 +108,9 @@ class S3Server:
             "-volume.max=0", "-master.volumeSizeLimitMB=64",
         ]
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir)
+        # weed writes its glog files to the temp folder: keep them in the workdir.
+        env = {**os.environ, "TMPDIR": str(self.workdir)}
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env=env)
         log.close()
         self._wait_ready(timeout)
 
@@ -157,6 +159,12 @@ class S3Server:
                 self.process.kill()
                 self.process.wait(timeout=10)
         self.process = None
+        # Its unix sockets (always under /tmp, named by the HTTP port or the gRPC port = HTTP port + 10000)
+        # outlive a SIGKILL.
+        for port in (self.master_port, self.volume_port, self.filer_port, self.s3_port):
+            for number in (port, port + 10000):
+                for socket_file in Path("/tmp").glob(f"seaweedfs-*-{number}.sock"):
+                    socket_file.unlink(missing_ok=True)
 
     def log(self) -> str:
         try:
