@@ -56,9 +56,9 @@ def storage_check() -> dict[str, Any]:
     storage = default_storage
     backend = f"{type(storage._wrapped if hasattr(storage, '_wrapped') else storage).__module__}"
     if is_object_storage(storage):
-        storage.connection.meta.client.head_bucket(Bucket=storage.bucket_name)
-        return {"backend": "s3", "bucket": storage.bucket_name,
-                "endpoint": storage.connection.meta.client.meta.endpoint_url}
+        client = _health_client(storage)
+        client.head_bucket(Bucket=storage.bucket_name)
+        return {"backend": "s3", "bucket": storage.bucket_name, "endpoint": client.meta.endpoint_url}
     location = getattr(storage, "location", None)
     if location is not None:
         os.makedirs(location, exist_ok=True)  # as the first save would; fails where it cannot be made
@@ -66,3 +66,16 @@ def storage_check() -> dict[str, Any]:
             raise PermissionError(f"the media folder {location} is not writable")
         return {"backend": "filesystem", "location": str(location)}
     return {"backend": backend}
+
+
+def _health_client(storage: Any) -> Any:
+    """The storage's own client settings, but one attempt with short timeouts: /health/ must answer fast
+    even when the endpoint swallows packets (uploads get the configured retries)."""
+    from botocore.config import Config
+
+    quick = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 1, "mode": "standard"})
+    config = storage.client_config.merge(quick) if storage.client_config is not None else quick
+    return storage._create_session().client(
+        "s3", region_name=storage.region_name, use_ssl=storage.use_ssl, endpoint_url=storage.endpoint_url,
+        config=config, verify=storage.verify,
+    )
