@@ -123,3 +123,24 @@ def test_local_storage_ignores_the_setting(user, settings):
     asset_id = client.post("/api/assets/", {"file": upload(data, "a.png")}, format="multipart").json()["id"]
     answer = client.get(f"/api/assets/{asset_id}/original/")
     assert answer.status_code == 200 and b"".join(answer.streaming_content) == data
+
+
+def test_a_share_link_redirects_only_for_its_collection(redirecting, photo, user):
+    from albums.services import collection_add, collection_create
+    from media.models import Asset
+
+    asset_id, data = photo
+    outside_id = token_client(user).post("/api/assets/", {"file": upload(image_bytes("PNG", size=(9, 9)), "o.png")},
+                                         format="multipart").json()["id"]
+    collection = collection_create(owner=user, name="Trip")
+    collection_add(collection=collection, assets=Asset.objects.filter(pk=asset_id))
+    made = token_client(user).post(f"/api/collections/{collection.pk}/share/", {"allow_download": True},
+                                   format="json")
+    path = urlsplit(made.json()["url"]).path
+    stranger = Client()
+    original = stranger.get(f"{path}assets/{asset_id}/original/")
+    assert original.status_code == 302
+    status, headers, content = fetch(original["Location"])
+    assert content == data and headers["Content-Disposition"].startswith("attachment")
+    assert stranger.get(f"{path}assets/{asset_id}/thumbnail/small/").status_code == 302
+    assert stranger.get(f"{path}assets/{outside_id}/original/").status_code == 404  # not in the collection
