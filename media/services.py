@@ -261,6 +261,17 @@ def asset_create(*, owner: AbstractBaseUser, file: IO[bytes], filename: str | No
             f"thumbnails/{shard}/{asset.id.hex}-large.webp", ContentFile(thumbnails["large"])
         )
         saved.append(asset.thumbnail_large.name)
+    except STORAGE_ERRORS as error:
+        # No row is written; what did get stored is deleted now, or by the orphan sweep if the store is gone.
+        logger.warning("upload of %s refused: the file store failed (%s: %s)", display_name, type(error).__name__,
+                       str(error)[:200])
+        _delete_quietly(saved)
+        raise AssetRejected("storage_unavailable", f"{display_name}: {STORAGE_UNAVAILABLE}", status=503,
+                            filename=display_name, retry_after=RETRY_AFTER_SECONDS) from None
+    except BaseException:
+        _delete_quietly(saved)
+        raise
+    try:
         with transaction.atomic():
             asset.save(force_insert=True)
             asset_created.send(sender=Asset, asset=asset)
@@ -271,13 +282,6 @@ def asset_create(*, owner: AbstractBaseUser, file: IO[bytes], filename: str | No
         if winner is None:
             raise
         return winner
-    except STORAGE_ERRORS as error:
-        # No row was written; what did get stored is deleted now, or by the orphan sweep if the store is gone.
-        logger.warning("upload of %s refused: the file store failed (%s: %s)", display_name, type(error).__name__,
-                       str(error)[:200])
-        _delete_quietly(saved)
-        raise AssetRejected("storage_unavailable", f"{display_name}: {STORAGE_UNAVAILABLE}", status=503,
-                            filename=display_name, retry_after=RETRY_AFTER_SECONDS) from None
     except BaseException:
         _delete_quietly(saved)
         raise
