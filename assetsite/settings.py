@@ -107,6 +107,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so a real worker process started by the tests sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Celery worker processes keep their connection this long (seconds; None: for ever) instead of the web's
+# value: connecting again for every task costs time per image (assetsite/celery.py).
+WORKER_CONN_MAX_AGE = env_int("WORKER_CONN_MAX_AGE", 600, minimum=0)
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
@@ -356,15 +359,19 @@ SPECTACULAR_SETTINGS = {
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # One machine without Redis: a real worker process reads messages from files under var/.
-    _queue_dir = VAR_DIR / "celery" / "queue"
-    _queue_dir.mkdir(parents=True, exist_ok=True)
+    # One machine without Redis: a real worker process reads messages from files under var/celery/, one
+    # folder per queue, written atomically, polled every 50 ms when idle and every 5 ms while a task runs
+    # (kombu's own transport sleeps 1 s after every task). See assetsite/filequeue.py.
+    CELERY_BROKER_TRANSPORT = "assetsite.filequeue:Transport"
+    (VAR_DIR / "celery" / "queues").mkdir(parents=True, exist_ok=True)
     (VAR_DIR / "celery" / "control").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue_dir),
-        "data_folder_out": str(_queue_dir),
+        "data_folder": str(VAR_DIR / "celery" / "queues"),
         "control_folder": str(VAR_DIR / "celery" / "control"),
-        "store_processed": False,
+        # Messages left by the earlier transport (kombu's, one folder) are moved into the queues' folders.
+        "legacy_folder": str(VAR_DIR / "celery" / "queue"),
+        "polling_interval": env_float("CELERY_FILE_POLLING_INTERVAL", 0.05, low=0.001, high=10.0),
+        "busy_polling_interval": 0.005,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -393,6 +400,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Children load the detector when they start; give that time before Celery gives up on them.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = 180
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup closes the database connection before and after every task (a new PostgreSQL
+# backend per image) unless this is set: then it closes every 1000 tasks, and assetsite/celery.py closes
+# a connection that broke or outlived WORKER_CONN_MAX_AGE, as Django does between requests.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -105,6 +105,7 @@ class _Content:
     height: int
     thumbnails: dict[str, bytes]
     taken_at: datetime | None = None
+    taken_offset: int | None = None
     camera: str = ""
     duration: float | None = None
     fps: float | None = None
@@ -146,6 +147,7 @@ def _inspect_image(file: IO[bytes], display_name: str) -> _Content:
         height=info.height,
         thumbnails=thumbnails,
         taken_at=info.taken_at,
+        taken_offset=info.taken_offset,
         camera=info.camera,
     )
 
@@ -177,6 +179,7 @@ def _inspect_video(file: IO[bytes], display_name: str) -> _Content:
         height=info.height,
         thumbnails=thumbnails,
         taken_at=info.taken_at,
+        taken_offset=info.taken_offset,
         camera=info.camera,
         duration=info.duration,
         fps=info.fps,
@@ -245,6 +248,7 @@ def asset_create(*, owner: AbstractBaseUser, file: IO[bytes], filename: str | No
         video_codec=content.video_codec,
         byte_size=size,
         taken_at=content.taken_at,
+        taken_offset=content.taken_offset,
         camera=content.camera,
     )
     shard = asset.id.hex[:2]

@@ -260,6 +260,8 @@ TABLE: dict[str, Row] = {
         "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10]}],
     }),
     "api:labels": Row("/api/labels/", {"GET": (401, 200, 200, 200)}, scoped=True),
+    # Each user's own count (a number: nothing of the owner's to leak; tests/review/test_api.py checks it).
+    "api:review-queue": Row("/api/review/queue/", {"GET": (401, 200, 200, 200)}),
     "api:webhook-list": Row("/api/webhooks/", {"GET": (401, 200, 200, 200), "POST": (401, 400, 400, 400)},
                             scoped=True),
     "api:token-list": Row("/api/tokens/", {"GET": (401, 200, 200, 200), "POST": (401, 201, 201, 201)},
