@@ -395,7 +395,8 @@ def label_facets(
         # The whole library: read the per-owner summary the triggers keep (tagging/label_counts.py).
         counts = label_counts_of(owner_id=user.pk)
         if word:
-            counts = {pk: n for pk, n in counts.items() if pk in _labels_with_prefix(word, ids=counts)}
+            wanted = _labels_with_prefix(word, ids=counts)
+            counts = {pk: n for pk, n in counts.items() if pk in wanted}
         return _facets(counts, limit=limit)
     matching = assets_filter(assets=assets_visible_to(user), query=query)
     # owner_id repeats what the asset subquery already guarantees; it lets PostgreSQL read only
