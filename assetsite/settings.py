@@ -106,6 +106,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not :memory:, so a real worker process started by the tests sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+# Parallel query workers per search (PostgreSQL's max_parallel_workers_per_gather). 0 by default: on a
+# small host shared with the detection workers, starting parallel workers cost more than they saved
+# (bench/search.py: label+confidence, box size and mixed-filter searches 2-10x slower under load).
+# Empty keeps the server's setting.
+DATABASE_PARALLEL_WORKERS = env_str("DATABASE_PARALLEL_WORKERS", "0").strip()
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_PARALLEL_WORKERS:
+    if not DATABASE_PARALLEL_WORKERS.isdigit():
+        raise ImproperlyConfigured(
+            f"DATABASE_PARALLEL_WORKERS must be a whole number or empty, not {DATABASE_PARALLEL_WORKERS!r}."
+        )
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c max_parallel_workers_per_gather={int(DATABASE_PARALLEL_WORKERS)}"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Celery worker processes keep their connection this long (seconds; None: for ever) instead of the web's
 # value: connecting again for every task costs time per image (assetsite/celery.py).
