@@ -231,7 +231,9 @@ class AssetViewSet(QueryErrorPositionMixin, viewsets.ModelViewSet):  # PATCH, no
             400: ErrorSerializer,
             413: ErrorSerializer,
             415: ErrorSerializer,
-            503: OpenApiResponse(ErrorSerializer, description="Too many large images being decoded; see Retry-After."),
+            503: OpenApiResponse(ErrorSerializer, description=(
+                "Too many large images being decoded (server_busy), or the file store is unreachable "
+                "(storage_unavailable); see Retry-After.")),
         },
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
