@@ -336,6 +336,10 @@ REST_FRAMEWORK = {
         "anon": env_str("API_THROTTLE_ANON", "60/min"),
         # Bulk actions and COCO imports/exports: few requests, each touching many assets.
         "bulk": env_str("API_THROTTLE_BULK", "60/min"),
+        # Single actions that make a worker busy, from the API and the pages alike: re-tag one asset, a
+        # webhook test delivery (it can hold the webhook worker for up to 3 x WEBHOOK_TIMEOUT).
+        "retag": env_str("API_THROTTLE_RETAG", "30/min"),
+        "pings": env_str("API_THROTTLE_PINGS", "10/min"),
         # File downloads (originals, thumbnails, renditions, crops), signed URLs included: a page of
         # thumbnails is many requests.
         "files": env_str("API_THROTTLE_FILES", "3000/min"),
@@ -403,8 +407,12 @@ TAGGING_QUEUE = env_str("TAGGING_QUEUE", "detection")
 # Webhook deliveries wait on other people's servers (up to three addresses × WEBHOOK_TIMEOUT each): they
 # get a queue and a worker of their own, so a slow receiver never holds up detection.
 WEBHOOK_QUEUE = env_str("WEBHOOK_QUEUE", "webhooks")
+# Large COCO imports run in a worker (database work, no model): by default on the default queue, which
+# the CPU worker serves; give them a queue (and a worker) of their own with COCO_IMPORT_QUEUE.
+COCO_IMPORT_QUEUE = env_str("COCO_IMPORT_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
 CELERY_TASK_ROUTES = {
     "tagging.tasks.detect_objects": {"queue": TAGGING_QUEUE},
+    "integrations.tasks.import_coco": {"queue": COCO_IMPORT_QUEUE},  # exact names win over the pattern
     "integrations.tasks.*": {"queue": WEBHOOK_QUEUE},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -474,6 +482,11 @@ CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
 }
 COCO_IMPORT_MAX_BYTES = env_int("COCO_IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
 COCO_IMPORT_MAX_ANNOTATIONS = env_int("COCO_IMPORT_MAX_ANNOTATIONS", 50_000, minimum=1)
+# Detections one asset may have after an import (visible ones plus the document's boxes for it).
+COCO_IMPORT_MAX_BOXES_PER_ASSET = env_int("COCO_IMPORT_MAX_BOXES_PER_ASSET", 10_000, minimum=1)
+# Imports with more annotations than this are checked in the request, then written by a worker: 202
+# and a job to poll (GET /api/import/coco/jobs/{id}/), so no web process is held by a big one.
+COCO_IMPORT_BACKGROUND_ANNOTATIONS = env_int("COCO_IMPORT_BACKGROUND_ANNOTATIONS", 1000, minimum=0)
 COCO_EXPORT_MAX_ASSETS = env_int("COCO_EXPORT_MAX_ASSETS", 10_000, minimum=1)
 BULK_MAX_ASSETS = env_int("BULK_MAX_ASSETS", 1000, minimum=1)
 
