@@ -106,6 +106,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not :memory:, so a real worker process started by the tests sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+# Parallel query workers per search (PostgreSQL's max_parallel_workers_per_gather). 0 by default: on a
+# small host shared with the detection workers, starting parallel workers cost more than they saved
+# (bench/search.py: label+confidence, box size and mixed-filter searches 2-10x slower under load).
+# Empty keeps the server's setting.
+DATABASE_PARALLEL_WORKERS = env_str("DATABASE_PARALLEL_WORKERS", "0").strip()
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_PARALLEL_WORKERS:
+    if not DATABASE_PARALLEL_WORKERS.isdigit():
+        raise ImproperlyConfigured(
+            f"DATABASE_PARALLEL_WORKERS must be a whole number or empty, not {DATABASE_PARALLEL_WORKERS!r}."
+        )
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c max_parallel_workers_per_gather={int(DATABASE_PARALLEL_WORKERS)}"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Celery worker processes keep their connection this long (seconds; None: for ever) instead of the web's
 # value: connecting again for every task costs time per image (assetsite/celery.py).
@@ -173,12 +186,34 @@ if STORAGE_BACKEND.startswith("storages."):
         "AWS_S3_ENDPOINT_URL",
         "AWS_S3_REGION_NAME",
         "AWS_LOCATION",
+        "AWS_S3_ADDRESSING_STYLE",  # "path" for most self-hosted S3 servers (SeaweedFS, MinIO)
     ):
         if env_str(_name):
             globals()[_name] = env_str(_name)
     AWS_DEFAULT_ACL = None
     AWS_QUERYSTRING_AUTH = True
     AWS_S3_FILE_OVERWRITE = False
+    from botocore.config import Config as _BotoConfig
+
+    # Short timeouts and few retries: an unreachable bucket must become a quick 503, not a minute-long hang.
+    AWS_S3_CLIENT_CONFIG = _BotoConfig(
+        connect_timeout=env_float("STORAGE_CONNECT_TIMEOUT", 5.0, low=0.1, high=120.0),
+        read_timeout=env_float("STORAGE_READ_TIMEOUT", 60.0, low=0.1, high=600.0),
+        retries={"max_attempts": env_int("STORAGE_RETRIES", 3, minimum=1), "mode": "standard"},
+        s3={"addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or "auto"},
+        signature_version="s3v4",  # presigned URLs too (SigV2 is refused by newer stores and AWS regions)
+    )
+# Object storage only: signed file URLs and file views answer 302 to a presigned URL of the bucket
+# (after the same owner / share-link / signature check), so the bytes do not pass through Django.
+FILE_REDIRECT_TO_STORAGE = env_bool("FILE_REDIRECT_TO_STORAGE", False)
+FILE_REDIRECT_LIFETIME = env_int("FILE_REDIRECT_LIFETIME", 300, minimum=1)
+# The bucket's address as browsers reach it, when it differs from AWS_S3_ENDPOINT_URL (compose: http://s3:8333
+# for the site, http://localhost:8333 for browsers). Empty: AWS_S3_ENDPOINT_URL.
+FILE_REDIRECT_ENDPOINT_URL = env_str("FILE_REDIRECT_ENDPOINT_URL")
+# Stored files whose asset row does not exist (an upload or deletion cut short by an outage) are deleted
+# by a periodic sweep once older than this; younger ones may belong to an upload in progress.
+STORAGE_ORPHAN_GRACE_HOURS = env_int("STORAGE_ORPHAN_GRACE_HOURS", 24, minimum=1)
+STORAGE_ORPHAN_SWEEP_INTERVAL = env_int("STORAGE_ORPHAN_SWEEP_INTERVAL", 6 * 3600, minimum=60)
 
 ASSET_MAX_BYTES = env_int("ASSET_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
 ASSET_MAX_PIXELS = env_int("ASSET_MAX_PIXELS", 100_000_000, minimum=1)
@@ -301,6 +336,10 @@ REST_FRAMEWORK = {
         "anon": env_str("API_THROTTLE_ANON", "60/min"),
         # Bulk actions and COCO imports/exports: few requests, each touching many assets.
         "bulk": env_str("API_THROTTLE_BULK", "60/min"),
+        # Single actions that make a worker busy, from the API and the pages alike: re-tag one asset, a
+        # webhook test delivery (it can hold the webhook worker for up to 3 x WEBHOOK_TIMEOUT).
+        "retag": env_str("API_THROTTLE_RETAG", "30/min"),
+        "pings": env_str("API_THROTTLE_PINGS", "10/min"),
         # File downloads (originals, thumbnails, renditions, crops), signed URLs included: a page of
         # thumbnails is many requests.
         "files": env_str("API_THROTTLE_FILES", "3000/min"),
@@ -368,8 +407,12 @@ TAGGING_QUEUE = env_str("TAGGING_QUEUE", "detection")
 # Webhook deliveries wait on other people's servers (up to three addresses × WEBHOOK_TIMEOUT each): they
 # get a queue and a worker of their own, so a slow receiver never holds up detection.
 WEBHOOK_QUEUE = env_str("WEBHOOK_QUEUE", "webhooks")
+# Large COCO imports run in a worker (database work, no model): by default on the default queue, which
+# the CPU worker serves; give them a queue (and a worker) of their own with COCO_IMPORT_QUEUE.
+COCO_IMPORT_QUEUE = env_str("COCO_IMPORT_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
 CELERY_TASK_ROUTES = {
     "tagging.tasks.detect_objects": {"queue": TAGGING_QUEUE},
+    "integrations.tasks.import_coco": {"queue": COCO_IMPORT_QUEUE},  # exact names win over the pattern
     "integrations.tasks.*": {"queue": WEBHOOK_QUEUE},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -439,6 +482,11 @@ CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
 }
 COCO_IMPORT_MAX_BYTES = env_int("COCO_IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
 COCO_IMPORT_MAX_ANNOTATIONS = env_int("COCO_IMPORT_MAX_ANNOTATIONS", 50_000, minimum=1)
+# Detections one asset may have after an import (visible ones plus the document's boxes for it).
+COCO_IMPORT_MAX_BOXES_PER_ASSET = env_int("COCO_IMPORT_MAX_BOXES_PER_ASSET", 10_000, minimum=1)
+# Imports with more annotations than this are checked in the request, then written by a worker: 202
+# and a job to poll (GET /api/import/coco/jobs/{id}/), so no web process is held by a big one.
+COCO_IMPORT_BACKGROUND_ANNOTATIONS = env_int("COCO_IMPORT_BACKGROUND_ANNOTATIONS", 1000, minimum=0)
 COCO_EXPORT_MAX_ASSETS = env_int("COCO_EXPORT_MAX_ASSETS", 10_000, minimum=1)
 BULK_MAX_ASSETS = env_int("BULK_MAX_ASSETS", 1000, minimum=1)
 
@@ -448,6 +496,9 @@ BULK_MAX_ASSETS = env_int("BULK_MAX_ASSETS", 1000, minimum=1)
 TRASH_DAYS = env_int("TRASH_DAYS", 30, minimum=1)
 TRASH_PURGE_INTERVAL = env_int("TRASH_PURGE_INTERVAL", 3600, minimum=1)
 CELERY_BEAT_SCHEDULE["purge-trash"] = {"task": "media.tasks.purge_trash", "schedule": float(TRASH_PURGE_INTERVAL)}
+CELERY_BEAT_SCHEDULE["sweep-storage-orphans"] = {
+    "task": "media.tasks.sweep_storage_orphans", "schedule": float(STORAGE_ORPHAN_SWEEP_INTERVAL)
+}
 # One zip download (a selection, a search, a collection, a shared collection) holds at most this many
 # originals and this many bytes of them; more is a 400 that says to narrow it down.
 ZIP_MAX_ASSETS = env_int("ZIP_MAX_ASSETS", 1000, minimum=1)

@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
 
+from assetsite.page_throttle import page_throttled
 from assetsite.pagination import InvalidCursor, keyset_page
 from library.timeline import timeline_context, timeline_jump
 from media.models import Asset, TaggingStatus
@@ -259,6 +260,11 @@ class AssetRetagPageView(LoginRequiredMixin, View):
 
     def post(self, request: HttpRequest, asset_id: Any) -> HttpResponse:
         asset = owned_asset_or_404(request, asset_id)
+        back = reverse("asset-detail", args=[asset.pk])
+        # The API's POST /api/assets/{id}/retag/ has the same limits and counts the same requests.
+        refused = page_throttled(request, scopes=("user", "retag"), action="re-tag images", back=back)
+        if refused is not None:
+            return refused
         assets_retag(assets=Asset.objects.filter(pk=asset.pk))
         messages.success(request, "Re-tagging queued. Your accepted, relabelled and manual tags are kept.")
         return redirect("asset-detail", asset_id=asset.pk)
