@@ -200,7 +200,8 @@ class AssetFilter(django_filters.FilterSet):
     favorite = django_filters.BooleanFilter(help_text="true: only images with a heart; false: only those without.")
     sort = django_filters.ChoiceFilter(
         choices=list(SORTS.items()),
-        help_text="newest (default), oldest, confidence (of the first label asked for), objects (most first).",
+        help_text="newest (default), oldest, taken (timeline: date taken, else uploaded, newest first), "
+        "confidence (of the first label asked for), objects (most first).",
     )
 
     class Meta:

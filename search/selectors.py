@@ -41,16 +41,18 @@ from search.nodes import (
     walk_deep,
 )
 from search.query import CollectionRef, QueryError, parse_query
+from search.timeline import timeline_date
 from search.wildcards import filename_q
 from tagging.coco_categories import COCO_LABELS
 from tagging.label_counts import label_counts_available, label_counts_of
 from tagging.labels import normalize_label
 from tagging.models import AssetTag, Detection, Label, ReviewState
 
-Sort = Literal["newest", "oldest", "confidence", "objects"]
+Sort = Literal["newest", "oldest", "taken", "confidence", "objects"]
 SORTS: dict[str, str] = {
     "newest": "Newest first",
     "oldest": "Oldest first",
+    "taken": "Timeline (date taken)",
     "confidence": "Confidence of the label",
     "objects": "Number of objects",
 }
@@ -302,6 +304,9 @@ def assets_sort(
     """
     if sort == "oldest":
         return assets.order_by("created_at", "id")
+    if sort == "taken":
+        # The (owner, timeline date, id) expression index gives this order; see search/timeline.py.
+        return assets.annotate(sort_date=timeline_date()).order_by("-sort_date", "-id")
     if sort == "confidence":
         label_id = Label.objects.filter(name=label).values_list("id", flat=True).first() if label else None
         if label_id is not None and label_required:

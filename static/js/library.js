@@ -147,18 +147,23 @@
     return nav ? nav.querySelector("a[rel=next]") : null;
   }
 
+  var pending = null;  // the page being loaded (a promise), so the viewer and place.js can wait for it
+
+  // Resolves once the next page's cards are in the grid (or loading failed).
   function loadMore() {
     var link = nextLink();
-    if (!link || loading) return;
+    if (loading) return pending;
+    if (!link) return Promise.resolve();
     loading = true;
     var nav = link.closest("nav");
     nav.setAttribute("aria-busy", "true");
-    fetch(link.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+    pending = fetch(link.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
       .then(function (html) {
         var page = new DOMParser().parseFromString(html, "text/html");
         var cards = page.querySelectorAll("#grid > li");
         cards.forEach(function (card) { grid.appendChild(document.importNode(card, true)); });
+        grid.dispatchEvent(new CustomEvent("assetsite:more", { bubbles: true, detail: { url: link.href } }));
         var freshNav = page.querySelector("nav.pagination[data-infinite]");
         if (freshNav) {
           // Pages above this one are already on screen.
@@ -178,7 +183,11 @@
         nav.removeAttribute("aria-busy");
         loading = false;  // the link still works as a plain link
       });
+    return pending;
   }
+
+  // For the viewer (←/→ past the loaded cards) and place.js (Back restores the loaded pages).
+  A.libraryMore = { available: function () { return !!nextLink(); }, load: loadMore };
 
   var observer = "IntersectionObserver" in window
     ? new IntersectionObserver(function (entries) {
