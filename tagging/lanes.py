@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, Min, OuterRef, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from media.models import Asset, TaggingStatus
@@ -35,10 +36,16 @@ class Job:
 
 
 def fresh_waiting() -> QuerySet[Asset]:
-    """Assets waiting in the fresh lane: pending, not in the trash, with no bulk request."""
-    return Asset.objects.filter(tagging_status=TaggingStatus.PENDING).exclude(
-        Exists(BulkRequest.objects.filter(asset_id=OuterRef("pk")))
+    """Assets waiting in the fresh lane: pending, not in the trash, with no bulk request; ``line_key``
+    is their place in the line (when sent, or uploaded if not sent yet)."""
+    return (
+        Asset.objects.filter(tagging_status=TaggingStatus.PENDING)
+        .exclude(Exists(BulkRequest.objects.filter(asset_id=OuterRef("pk"))))
+        .annotate(line_key=Coalesce("tagging_enqueued_at", "created_at"))
     )
+
+
+FRESH_ORDER = ("line_key", "pk")
 
 
 def bulk_waiting() -> QuerySet[BulkRequest]:
@@ -111,10 +118,7 @@ def next_job(*, skip: Sequence[uuid.UUID] = ()) -> Job | None:
     Users take turns: among those with bulk work waiting, the one served longest ago (never served
     first, then the earliest request) gets the next asset, and their turn is recorded.
     """
-    fresh = (
-        fresh_waiting().exclude(pk__in=list(skip))
-        .order_by("tagging_enqueued_at", "created_at", "pk").values_list("pk", flat=True).first()
-    )
+    fresh = fresh_waiting().exclude(pk__in=list(skip)).order_by(*FRESH_ORDER).values_list("pk", flat=True).first()
     if fresh is not None:
         return Job(asset_id=fresh, model="", lane="fresh")
     waiting = bulk_waiting().exclude(asset_id__in=list(skip))
@@ -124,7 +128,7 @@ def next_job(*, skip: Sequence[uuid.UUID] = ()) -> Job | None:
     served = dict(BulkTurn.objects.filter(owner_id__in=[o for o, _ in owners]).values_list("owner_id", "served_at"))
     epoch = datetime.min.replace(tzinfo=timezone.get_current_timezone())
     owner = min(owners, key=lambda item: (served.get(item[0], epoch), item[1], item[0]))[0]
-    request = waiting.filter(owner_id=owner).order_by("requested_at", "asset_id").first()
+    request = waiting.filter(owner_id=owner).order_by("requested_at", "asset__created_at", "asset_id").first()
     if request is None:  # taken by another worker since the count above
         return None
     BulkTurn.objects.update_or_create(owner_id=owner, defaults={"served_at": timezone.now()})

@@ -1,0 +1,122 @@
+"""How far a user's tagging has got: what waits in each lane, what is being tagged, each waiting upload's
+place in the line, and an estimate of the wait from recent runs.
+
+The estimate: the assets that will run before the user's last one (the fresh line up to it; in the
+bulk lane, every fresh asset plus, because users take turns, up to as many of each other user's bulk
+assets as the user has waiting), times the median detection time per image of the last runs, divided by
+the workers busy lately. It counts detection time only, so a broker with a large per-task overhead
+makes it optimistic.
+"""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from media.models import Asset, TaggingStatus
+from tagging.lanes import FRESH_ORDER, bulk_waiting, fresh_waiting
+from tagging.models import DetectionRun
+
+RECENT_RUNS = 50
+BUSY_WINDOW = timedelta(minutes=10)
+MAX_POSITIONS = 200
+
+
+@dataclass(frozen=True)
+class Progress:
+    fresh: int  # the user's assets waiting in the fresh lane
+    bulk: int  # ...in the bulk lane
+    tagging: int  # ...being tagged now
+    seconds_per_image: float | None  # median detection time per image, recent runs (all users)
+    workers: int  # workers busy lately (at least 1)
+    estimate_seconds: int | None  # until the user's last waiting asset is tagged; None: no runs to go by
+    positions: list[tuple[uuid.UUID, int]]  # the user's fresh assets and their place in the fresh line
+
+    @property
+    def waiting(self) -> int:
+        return self.fresh + self.bulk
+
+    @property
+    def summary(self) -> str:
+        """One line for people: "12 waiting · 1 being tagged · about 40 s"; empty when nothing is left."""
+        if not self.waiting and not self.tagging:
+            return ""
+        parts = [f"{self.waiting} waiting"]
+        if self.tagging:
+            parts.append(f"{self.tagging} being tagged")
+        if self.estimate_seconds is not None:
+            parts.append(f"about {duration_words(self.estimate_seconds)}")
+        return " · ".join(parts)
+
+
+def duration_words(seconds: int) -> str:
+    if seconds < 60:
+        return f"{max(seconds, 1)} s"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def _places(owner: AbstractBaseUser, asset_ids: Sequence[uuid.UUID] | None) -> list[tuple[uuid.UUID, int]]:
+    """The user's fresh assets (or those of ``asset_ids`` that are) with 1 + how many are ahead of each."""
+    line = fresh_waiting()
+    ahead = (
+        line.filter(Q(line_key__lt=OuterRef("line_key")) | Q(line_key=OuterRef("line_key"), pk__lt=OuterRef("pk")))
+        .order_by()
+        .values("tagging_status")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    mine = line.filter(owner=owner)
+    if asset_ids is not None:
+        mine = mine.filter(pk__in=list(asset_ids))
+    rows = mine.annotate(ahead=Coalesce(Subquery(ahead, output_field=IntegerField()), 0)).order_by(*FRESH_ORDER)
+    return [(pk, ahead + 1) for pk, ahead in rows.values_list("pk", "ahead")[:MAX_POSITIONS]]
+
+
+def _pace() -> tuple[float | None, int]:
+    """Median seconds of detection per image over the last runs, and how many workers ran lately."""
+    recent = list(
+        DetectionRun.objects.filter(succeeded=True, duration_ms__isnull=False)
+        .order_by("-started_at", "-id")
+        .values_list("duration_ms", "batch_size", "worker", "started_at")[:RECENT_RUNS]
+    )
+    per_image = statistics.median(ms / max(batch, 1) / 1000 for ms, batch, _, _ in recent) if recent else None
+    since = timezone.now() - BUSY_WINDOW
+    busy = len({worker for _, _, worker, started in recent if started >= since})
+    processing = Asset.objects.filter(tagging_status=TaggingStatus.PROCESSING).count()
+    return per_image, max(busy, processing, 1)
+
+
+def tagging_progress(*, user: AbstractBaseUser, asset_ids: Sequence[uuid.UUID] | None = None) -> Progress:
+    mine = Asset.objects.filter(owner=user)
+    fresh = fresh_waiting().filter(owner=user).count()
+    bulk_lines = dict(bulk_waiting().values("owner_id").annotate(n=Count("pk")).values_list("owner_id", "n"))
+    bulk = bulk_lines.get(user.pk, 0)
+    tagging = mine.filter(tagging_status=TaggingStatus.PROCESSING).count()
+    places = _places(user, None)
+    positions = places if asset_ids is None else _places(user, asset_ids)
+    per_image, workers = _pace()
+
+    before_last = 0
+    if fresh:
+        # Beyond the places listed, the whole fresh line is an upper bound.
+        before_last = places[-1][1] if fresh <= MAX_POSITIONS else fresh_waiting().count()
+    if bulk:
+        before_last = fresh_waiting().count() + sum(min(n, bulk) for n in bulk_lines.values())
+    estimate = None
+    if per_image is not None and (before_last or tagging):
+        estimate = round((before_last + tagging) * per_image / workers)
+    return Progress(
+        fresh=fresh, bulk=bulk, tagging=tagging, seconds_per_image=per_image, workers=workers,
+        estimate_seconds=estimate, positions=positions,
+    )
