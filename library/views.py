@@ -68,7 +68,7 @@ class LibraryView(LoginRequiredMixin, View):
             "here": request.get_full_path(),
             "trash_days": settings.TRASH_DAYS,
             # "12 waiting · about 40 s" while the user's tagging is not done; static/js/library.js updates it.
-            "tagging_summary": tagging_progress(user=request.user).summary,
+            "tagging_summary": tagging_progress(user=request.user, with_positions=False).summary,
         }
         if not filterset.is_valid():
             error = filterset.query_error

@@ -97,20 +97,29 @@ def _pace() -> tuple[float | None, int]:
     return per_image, max(busy, processing, 1)
 
 
-def tagging_progress(*, user: AbstractBaseUser, asset_ids: Sequence[uuid.UUID] | None = None) -> Progress:
+def _place_of_last(owner: AbstractBaseUser) -> int:
+    """The place in the fresh line of the user's last waiting upload (0: none waits)."""
+    line = fresh_waiting()
+    last = line.filter(owner=owner).order_by("-line_key", "-pk").values_list("line_key", "pk").first()
+    if last is None:
+        return 0
+    key, pk = last
+    return line.filter(Q(line_key__lt=key) | Q(line_key=key, pk__lte=pk)).count()
+
+
+def tagging_progress(
+    *, user: AbstractBaseUser, asset_ids: Sequence[uuid.UUID] | None = None, with_positions: bool = True
+) -> Progress:
+    """The user's progress; ``with_positions=False`` leaves out the places (a page's summary line)."""
     mine = Asset.objects.filter(owner=user)
     fresh = fresh_waiting().filter(owner=user).count()
     bulk_lines = dict(bulk_waiting().values("owner_id").annotate(n=Count("pk")).values_list("owner_id", "n"))
     bulk = bulk_lines.get(user.pk, 0)
     tagging = mine.filter(tagging_status=TaggingStatus.PROCESSING).count()
-    places = _places(user, None)
-    positions = places if asset_ids is None else _places(user, asset_ids)
+    positions = _places(user, asset_ids) if with_positions else []
     per_image, workers = _pace()
 
-    before_last = 0
-    if fresh:
-        # Beyond the places listed, the whole fresh line is an upper bound.
-        before_last = places[-1][1] if fresh <= MAX_POSITIONS else fresh_waiting().count()
+    before_last = _place_of_last(user) if fresh else 0
     if bulk:
         before_last = fresh_waiting().count() + sum(min(n, bulk) for n in bulk_lines.values())
     estimate = None
