@@ -260,6 +260,8 @@ TABLE: dict[str, Row] = {
         "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10]}],
     }),
     "api:labels": Row("/api/labels/", {"GET": (401, 200, 200, 200)}, scoped=True),
+    # Counts only the caller's own work; asking for another user's asset's place is a 404.
+    "api:tagging-status": Row("/api/status/?asset={asset}", {"GET": (401, 200, 404, 404)}),
     "api:webhook-list": Row("/api/webhooks/", {"GET": (401, 200, 200, 200), "POST": (401, 400, 400, 400)},
                             scoped=True),
     "api:token-list": Row("/api/tokens/", {"GET": (401, 200, 200, 200), "POST": (401, 201, 201, 201)},
