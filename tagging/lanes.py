@@ -19,8 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, Min, OuterRef, QuerySet
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from media.models import Asset, TaggingStatus
@@ -36,16 +35,27 @@ class Job:
 
 
 def fresh_waiting() -> QuerySet[Asset]:
-    """Assets waiting in the fresh lane: pending, not in the trash, with no bulk request; ``line_key``
-    is their place in the line (when sent, or uploaded if not sent yet)."""
-    return (
-        Asset.objects.filter(tagging_status=TaggingStatus.PENDING)
-        .exclude(Exists(BulkRequest.objects.filter(asset_id=OuterRef("pk"))))
-        .annotate(line_key=Coalesce("tagging_enqueued_at", "created_at"))
+    """Assets waiting in the fresh lane: pending, not in the trash, with no bulk request."""
+    return Asset.objects.filter(tagging_status=TaggingStatus.PENDING).exclude(
+        Exists(BulkRequest.objects.filter(asset_id=OuterRef("pk")))
     )
 
 
-FRESH_ORDER = ("line_key", "pk")
+def fresh_line() -> QuerySet[Asset]:
+    """The fresh assets whose message was sent, in the order sent (``line_key``).
+
+    Bulk assets are pending with no send time, so the (status, send time) index finds these without
+    looking at a big bulk line; a fresh asset not sent yet (broker down) joins when the sweeper sends it.
+    """
+    return (
+        Asset.objects.filter(tagging_status=TaggingStatus.PENDING, tagging_enqueued_at__isnull=False)
+        .exclude(Exists(BulkRequest.objects.filter(asset_id=OuterRef("pk"))))
+        .annotate(line_key=F("tagging_enqueued_at"))
+    )
+
+
+FRESH_ORDER = ("tagging_enqueued_at", "pk")
+MAX_TURNS_LOOKED_AT = 50
 
 
 def bulk_waiting() -> QuerySet[BulkRequest]:
@@ -71,10 +81,15 @@ def bulk_add(*, asset_ids: Sequence[uuid.UUID | str], model: str = "") -> int:
             BulkRequest.objects.filter(asset_id__in=in_bulk).update(model=model)
         resettable = [pk for pk, _, status in rows if not (pk in in_bulk and status == TaggingStatus.PENDING)]
         tagging_reset(assets=Asset.objects.filter(pk__in=resettable))
+        # In the order asked (retag asks oldest first): a microsecond apart, so the index gives the order.
+        order = {str(pk): i for i, pk in enumerate(asset_ids)}
         BulkRequest.objects.bulk_create(
-            [BulkRequest(asset_id=pk, owner_id=owner, model=model, requested_at=now) for pk, owner, _ in rows
-             if pk not in in_bulk]
+            [BulkRequest(asset_id=pk, owner_id=owner, model=model,
+                         requested_at=now + timedelta(microseconds=order.get(str(pk), 0)))
+             for pk, owner, _ in rows if pk not in in_bulk]
         )
+        for owner in {owner for _, owner, _ in rows}:
+            BulkTurn.objects.get_or_create(owner_id=owner, defaults={"since": now})
     return len(rows)
 
 
@@ -118,18 +133,19 @@ def next_job(*, skip: Sequence[uuid.UUID] = ()) -> Job | None:
     Users take turns: among those with bulk work waiting, the one served longest ago (never served
     first, then the earliest request) gets the next asset, and their turn is recorded.
     """
-    fresh = fresh_waiting().exclude(pk__in=list(skip)).order_by(*FRESH_ORDER).values_list("pk", flat=True).first()
+    fresh = fresh_line().exclude(pk__in=list(skip)).order_by(*FRESH_ORDER).values_list("pk", flat=True).first()
     if fresh is not None:
         return Job(asset_id=fresh, model="", lane="fresh")
     waiting = bulk_waiting().exclude(asset_id__in=list(skip))
-    owners = list(waiting.values("owner_id").annotate(first=Min("requested_at")).values_list("owner_id", "first"))
-    if not owners:
-        return None
-    served = dict(BulkTurn.objects.filter(owner_id__in=[o for o, _ in owners]).values_list("owner_id", "served_at"))
-    epoch = datetime.min.replace(tzinfo=timezone.get_current_timezone())
-    owner = min(owners, key=lambda item: (served.get(item[0], epoch), item[1], item[0]))[0]
-    request = waiting.filter(owner_id=owner).order_by("requested_at", "asset__created_at", "asset_id").first()
-    if request is None:  # taken by another worker since the count above
-        return None
-    BulkTurn.objects.update_or_create(owner_id=owner, defaults={"served_at": timezone.now()})
-    return Job(asset_id=request.asset_id, model=request.model, lane="bulk")
+    turns = (
+        BulkTurn.objects.filter(Exists(BulkRequest.objects.filter(owner_id=OuterRef("owner_id"))))
+        .order_by(F("served_at").asc(nulls_first=True), "since", "owner_id")
+        .values_list("owner_id", flat=True)
+    )
+    # A user whose requests are all being tagged right now has nothing waiting: the next user's turn.
+    for owner in turns[:MAX_TURNS_LOOKED_AT]:
+        request = waiting.filter(owner_id=owner).order_by("requested_at").first()
+        if request is not None:
+            BulkTurn.objects.filter(owner_id=owner).update(served_at=timezone.now())
+            return Job(asset_id=request.asset_id, model=request.model, lane="bulk")
+    return None

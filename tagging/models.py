@@ -168,10 +168,13 @@ class BulkRequest(models.Model):
 
 
 class BulkTurn(models.Model):
-    """When each user's bulk work was last served: the user served longest ago goes next."""
+    """A user who asked for bulk work, and when it was last served: the user served longest ago goes
+    next (never served first, then the earliest to ask). One row per user, so picking whose turn it
+    is costs a look at each user, not at each waiting asset."""
 
     owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+")
-    served_at = models.DateTimeField()
+    served_at = models.DateTimeField(null=True, blank=True)
+    since = models.DateTimeField()
 
 
 class BulkToken(models.Model):

@@ -22,8 +22,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from media.models import Asset, TaggingStatus
-from tagging.lanes import FRESH_ORDER, bulk_waiting, fresh_waiting
-from tagging.models import DetectionRun
+from tagging.lanes import FRESH_ORDER, bulk_waiting, fresh_line, fresh_waiting
+from tagging.models import BulkRequest, DetectionRun
 
 RECENT_RUNS = 50
 BUSY_WINDOW = timedelta(minutes=10)
@@ -68,7 +68,7 @@ def duration_words(seconds: int) -> str:
 
 def _places(owner: AbstractBaseUser, asset_ids: Sequence[uuid.UUID] | None) -> list[tuple[uuid.UUID, int]]:
     """The user's fresh assets (or those of ``asset_ids`` that are) with 1 + how many are ahead of each."""
-    line = fresh_waiting()
+    line = fresh_line()
     ahead = (
         line.filter(Q(line_key__lt=OuterRef("line_key")) | Q(line_key=OuterRef("line_key"), pk__lt=OuterRef("pk")))
         .order_by()
@@ -99,7 +99,7 @@ def _pace() -> tuple[float | None, int]:
 
 def _place_of_last(owner: AbstractBaseUser) -> int:
     """The place in the fresh line of the user's last waiting upload (0: none waits)."""
-    line = fresh_waiting()
+    line = fresh_line()
     last = line.filter(owner=owner).order_by("-line_key", "-pk").values_list("line_key", "pk").first()
     if last is None:
         return 0
@@ -113,15 +113,21 @@ def tagging_progress(
     """The user's progress; ``with_positions=False`` leaves out the places (a page's summary line)."""
     mine = Asset.objects.filter(owner=user)
     fresh = fresh_waiting().filter(owner=user).count()
-    bulk_lines = dict(bulk_waiting().values("owner_id").annotate(n=Count("pk")).values_list("owner_id", "n"))
-    bulk = bulk_lines.get(user.pk, 0)
+    bulk = bulk_waiting().filter(owner=user).count()
     tagging = mine.filter(tagging_status=TaggingStatus.PROCESSING).count()
     positions = _places(user, asset_ids) if with_positions else []
     per_image, workers = _pace()
 
-    before_last = _place_of_last(user) if fresh else 0
+    # Uploads not sent yet (the broker was down) wait behind the whole line.
+    unsent = fresh - fresh_line().filter(owner=user).count() if fresh else 0
+    before_last = (fresh_line().count() + unsent if unsent else _place_of_last(user)) if fresh else 0
     if bulk:
-        before_last = fresh_waiting().count() + sum(min(n, bulk) for n in bulk_lines.values())
+        # Other users' lines from the requests alone (no join): the few being tagged count as waiting.
+        others = (
+            BulkRequest.objects.exclude(owner=user).order_by().values("owner_id").annotate(n=Count("pk"))
+            .values_list("n", flat=True)
+        )
+        before_last = fresh_line().count() + bulk + sum(min(n, bulk) for n in others)
     estimate = None
     if per_image is not None and (before_last or tagging):
         estimate = round((before_last + tagging) * per_image / workers)

@@ -48,6 +48,7 @@ def test_users_take_turns_and_fresh_work_comes_first(user, other_user):
     lanes.bulk_add(asset_ids=[a.pk for a in alices])
     lanes.bulk_add(asset_ids=[a.pk for a in bobs])
     fresh = make_asset(other_user, color=(250, 250, 1), name="new.png")  # pending, no bulk request
+    Asset.objects.filter(pk=fresh.pk).update(tagging_enqueued_at=timezone.now())  # its message was sent
 
     order = []
     while (job := lanes.next_job()) is not None:
@@ -94,6 +95,8 @@ def test_status_counts_the_users_own_work_places_and_estimate(api_client, user, 
     theirs_first = make_asset(other_user, color=(9, 9, 9), name="theirs.png")  # fresh, ahead in the line
     Asset.objects.filter(pk=theirs_first.pk).update(tagging_enqueued_at=timezone.now() - timedelta(minutes=5))
     mine_fresh = [make_asset(user, color=(10 + i, 0, 0), name=f"m{i}.png") for i in range(2)]
+    for i, asset in enumerate(mine_fresh):  # sent after the other user's
+        Asset.objects.filter(pk=asset.pk).update(tagging_enqueued_at=timezone.now() + timedelta(seconds=i))
     mine_bulk = assets(user, 3)
     lanes.bulk_add(asset_ids=[a.pk for a in mine_bulk])
     lanes.bulk_add(asset_ids=[a.pk for a in assets(other_user, 1)])
