@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--assets", type=int, default=20000)
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--picks", type=int, default=200)
+    parser.add_argument("--queries", action="store_true", help="print one pick's queries with their times")
     args = parser.parse_args()
     var_dir = Path(tempfile.mkdtemp(prefix="bench-lanes-"))
     os.environ["VAR_DIR"] = str(var_dir)
@@ -54,6 +55,7 @@ def main() -> None:
 
     from media.models import Asset, TaggingStatus
     from tagging import lanes
+    from tagging.models import BulkRequest
     from tagging.progress import tagging_progress
 
     call_command("migrate", verbosity=0)
@@ -77,13 +79,22 @@ def main() -> None:
             lanes.bulk_add(asset_ids=ids[start : start + 1000])
             chunk_times.append(time.perf_counter() - begin)
 
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            lanes.next_job()
+        if args.queries:
+            for query in captured.captured_queries:
+                print(f"  {float(query['time']) * 1000:7.1f} ms  {query['sql'][:300]}")
         picks = []
         for _ in range(args.picks):
             begin = time.perf_counter()
             job = lanes.next_job()
             picks.append(time.perf_counter() - begin)
             assert job is not None
+            # What the end of the run does: the asset tagged, its request served.
             Asset.objects.filter(pk=job.asset_id).update(tagging_status=TaggingStatus.TAGGED)
+            BulkRequest.objects.filter(asset_id=job.asset_id).delete()
 
         status, line = [], []
         for _ in range(20):

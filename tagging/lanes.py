@@ -136,7 +136,6 @@ def next_job(*, skip: Sequence[uuid.UUID] = ()) -> Job | None:
     fresh = fresh_line().exclude(pk__in=list(skip)).order_by(*FRESH_ORDER).values_list("pk", flat=True).first()
     if fresh is not None:
         return Job(asset_id=fresh, model="", lane="fresh")
-    waiting = bulk_waiting().exclude(asset_id__in=list(skip))
     turns = (
         BulkTurn.objects.filter(Exists(BulkRequest.objects.filter(owner_id=OuterRef("owner_id"))))
         .order_by(F("served_at").asc(nulls_first=True), "since", "owner_id")
@@ -144,8 +143,28 @@ def next_job(*, skip: Sequence[uuid.UUID] = ()) -> Job | None:
     )
     # A user whose requests are all being tagged right now has nothing waiting: the next user's turn.
     for owner in turns[:MAX_TURNS_LOOKED_AT]:
-        request = waiting.filter(owner_id=owner).order_by("requested_at").first()
-        if request is not None:
+        found = _first_waiting(owner, skip)
+        if found is not None:
             BulkTurn.objects.filter(owner_id=owner).update(served_at=timezone.now())
-            return Job(asset_id=request.asset_id, model=request.model, lane="bulk")
+            return Job(asset_id=found[0], model=found[1], lane="bulk")
+    return None
+
+
+def _first_waiting(owner: int, skip: Sequence[uuid.UUID]) -> tuple[uuid.UUID, str] | None:
+    """The owner's oldest request whose asset still waits. Read a page at a time along the
+    (owner, requested_at) index: a join over the whole line costs far more, and only the few being
+    tagged right now sit at its head."""
+    page = settings.TAGGING_BULK_IN_FLIGHT * 2 + 8
+    line = BulkRequest.objects.filter(owner_id=owner).exclude(asset_id__in=list(skip)).order_by("requested_at")
+    for start in range(0, 1_000_000_000, page):
+        head = list(line.values_list("asset_id", "model")[start : start + page])
+        if not head:
+            return None
+        waiting = set(
+            Asset.objects.filter(pk__in=[pk for pk, _ in head], tagging_status=TaggingStatus.PENDING)
+            .values_list("pk", flat=True)
+        )
+        for pk, model in head:
+            if pk in waiting:
+                return pk, model
     return None
