@@ -96,6 +96,11 @@ def main() -> None:
             Asset.objects.filter(pk=job.asset_id).update(tagging_status=TaggingStatus.TAGGED)
             BulkRequest.objects.filter(asset_id=job.asset_id).delete()
 
+        with CaptureQueriesContext(connection) as captured:
+            tagging_progress(user=users[0], with_positions=False)
+        if args.queries:
+            for query in captured.captured_queries:
+                print(f"  {float(query['time']) * 1000:7.1f} ms  {query['sql'][:200]}")
         status, line = [], []
         for _ in range(20):
             begin = time.perf_counter()

@@ -22,7 +22,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from media.models import Asset, TaggingStatus
-from tagging.lanes import FRESH_ORDER, bulk_waiting, fresh_line, fresh_waiting
+from tagging.lanes import FRESH_ORDER, fresh_line
 from tagging.models import BulkRequest, DetectionRun
 
 RECENT_RUNS = 50
@@ -112,8 +112,12 @@ def tagging_progress(
 ) -> Progress:
     """The user's progress; ``with_positions=False`` leaves out the places (a page's summary line)."""
     mine = Asset.objects.filter(owner=user)
-    fresh = fresh_waiting().filter(owner=user).count()
-    bulk = bulk_waiting().filter(owner=user).count()
+    # Counted along indexes (the user's requests; the few assets being tagged), never by joining a
+    # long bulk line to the assets: that join took most of a second at 100,000 requests.
+    requested = BulkRequest.objects.filter(owner=user).count()
+    running = mine.filter(tagging_status=TaggingStatus.PROCESSING, bulk_request__isnull=False).count()
+    bulk = max(requested - running, 0)
+    fresh = max(mine.filter(tagging_status=TaggingStatus.PENDING).count() - bulk, 0)
     tagging = mine.filter(tagging_status=TaggingStatus.PROCESSING).count()
     positions = _places(user, asset_ids) if with_positions else []
     per_image, workers = _pace()
