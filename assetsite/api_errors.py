@@ -10,6 +10,7 @@ from django.template.loader import render_to_string
 from django.views import defaults
 
 from assetsite.parsers import FILE_NAME_TOO_LONG, is_header_size_error
+from assetsite.storage import STORAGE_UNAVAILABLE, is_storage_unavailable
 
 DATABASE_UNAVAILABLE = (
     "The database is not answering right now (it may be restarting). Send the request again in a "
@@ -35,14 +36,14 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     return defaults.bad_request(request, exception)
 
 
-def database_unavailable(request: HttpRequest) -> HttpResponse:
+def database_unavailable(request: HttpRequest, *, message: str = DATABASE_UNAVAILABLE,
+                         code: str = "database_unavailable") -> HttpResponse:
     """503 with Retry-After: the client did nothing wrong and the same request will work again."""
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": DATABASE_UNAVAILABLE, "code": "database_unavailable"}, status=503,
-                            headers=headers)
+        return JsonResponse({"detail": message, "code": code}, status=503, headers=headers)
     # A page of its own: the site's base template asks the database who is signed in.
-    page = render_to_string("503.html", {"message": DATABASE_UNAVAILABLE, "retry_after": RETRY_AFTER_SECONDS})
+    page = render_to_string("503.html", {"message": message, "retry_after": RETRY_AFTER_SECONDS})
     return HttpResponse(page, status=503, headers=headers)
 
 
@@ -50,10 +51,13 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """JSON for API clients, the site's page for everyone else (Django's handler500).
 
     Called while the exception is being handled, so a lost database connection, which is no bug of
-    ours or the client's, becomes a 503 instead.
+    ours or the client's, becomes a 503 instead; so does an unreachable file store.
     """
-    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+    error = sys.exc_info()[1]
+    if isinstance(error, (OperationalError, InterfaceError)):
         return database_unavailable(request)
+    if error is not None and is_storage_unavailable(error):  # the file store, not the database
+        return database_unavailable(request, message=STORAGE_UNAVAILABLE, code="storage_unavailable")
     if request.path.startswith("/api/"):
         return JsonResponse(
             {"detail": "Something went wrong on the server. It was logged; try again later.", "code": "server_error"},

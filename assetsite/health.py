@@ -1,8 +1,9 @@
 """Health endpoints for load balancers, orchestrators and people.
 
 ``/health/live/``: the web process answers (no dependencies checked).
-``/health/``: database, broker and workers; 200 ``ok`` (or ``degraded``: no worker answered) when the
-site can accept uploads, 503 ``down`` when the database or the broker is unreachable. Uploads still
+``/health/``: database, broker, file store and workers; 200 ``ok`` (or ``degraded``: no worker answered)
+when the site can accept uploads, 503 ``down`` when the database, the broker or the file store (S3
+HeadBucket, or the media folder) is unreachable. Uploads still
 succeed while the broker is down (they are sent later), but that is reported as 503 for alerting.
 
 Anyone gets ``{"status": ...}`` and nothing else. The details (database vendor, broker transport and
@@ -29,6 +30,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from assetsite.storage import storage_check
 
 TOKEN_HEADER = "X-Health-Token"
 PING_TIMEOUT = 1.0
@@ -146,14 +149,15 @@ def live(request: HttpRequest) -> JsonResponse:
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
     detailed = sees_details(request)
-    checks = {"database": _timed(_database), "broker": _timed(_broker(lengths=detailed))}
+    checks = {"database": _timed(_database), "broker": _timed(_broker(lengths=detailed)),
+              "storage": _timed(storage_check)}
     if checks["broker"]["ok"]:
         checks["workers"] = dict(_workers(every_name=detailed))
         checks["workers"]["age_s"] = round(time.time() - checks["workers"].pop("checked_at"), 1)
         checks["workers"].pop("census_at", None)
     else:
         checks["workers"] = {"ok": False, "error": "broker down"}
-    essential = checks["database"]["ok"] and checks["broker"]["ok"]
+    essential = checks["database"]["ok"] and checks["broker"]["ok"] and checks["storage"]["ok"]
     status = "ok" if essential and checks["workers"]["ok"] else ("degraded" if essential else "down")
     body: dict[str, Any] = {"status": status, "checks": checks} if detailed else {"status": status}
     return JsonResponse(body, status=200 if essential else 503)

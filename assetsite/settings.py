@@ -106,7 +106,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not :memory:, so a real worker process started by the tests sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+# Parallel query workers per search (PostgreSQL's max_parallel_workers_per_gather). 0 by default: on a
+# small host shared with the detection workers, starting parallel workers cost more than they saved
+# (bench/search.py: label+confidence, box size and mixed-filter searches 2-10x slower under load).
+# Empty keeps the server's setting.
+DATABASE_PARALLEL_WORKERS = env_str("DATABASE_PARALLEL_WORKERS", "0").strip()
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_PARALLEL_WORKERS:
+    if not DATABASE_PARALLEL_WORKERS.isdigit():
+        raise ImproperlyConfigured(
+            f"DATABASE_PARALLEL_WORKERS must be a whole number or empty, not {DATABASE_PARALLEL_WORKERS!r}."
+        )
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c max_parallel_workers_per_gather={int(DATABASE_PARALLEL_WORKERS)}"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Celery worker processes keep their connection this long (seconds; None: for ever) instead of the web's
+# value: connecting again for every task costs time per image (assetsite/celery.py).
+WORKER_CONN_MAX_AGE = env_int("WORKER_CONN_MAX_AGE", 600, minimum=0)
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
@@ -170,12 +186,34 @@ if STORAGE_BACKEND.startswith("storages."):
         "AWS_S3_ENDPOINT_URL",
         "AWS_S3_REGION_NAME",
         "AWS_LOCATION",
+        "AWS_S3_ADDRESSING_STYLE",  # "path" for most self-hosted S3 servers (SeaweedFS, MinIO)
     ):
         if env_str(_name):
             globals()[_name] = env_str(_name)
     AWS_DEFAULT_ACL = None
     AWS_QUERYSTRING_AUTH = True
     AWS_S3_FILE_OVERWRITE = False
+    from botocore.config import Config as _BotoConfig
+
+    # Short timeouts and few retries: an unreachable bucket must become a quick 503, not a minute-long hang.
+    AWS_S3_CLIENT_CONFIG = _BotoConfig(
+        connect_timeout=env_float("STORAGE_CONNECT_TIMEOUT", 5.0, low=0.1, high=120.0),
+        read_timeout=env_float("STORAGE_READ_TIMEOUT", 60.0, low=0.1, high=600.0),
+        retries={"max_attempts": env_int("STORAGE_RETRIES", 3, minimum=1), "mode": "standard"},
+        s3={"addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or "auto"},
+        signature_version="s3v4",  # presigned URLs too (SigV2 is refused by newer stores and AWS regions)
+    )
+# Object storage only: signed file URLs and file views answer 302 to a presigned URL of the bucket
+# (after the same owner / share-link / signature check), so the bytes do not pass through Django.
+FILE_REDIRECT_TO_STORAGE = env_bool("FILE_REDIRECT_TO_STORAGE", False)
+FILE_REDIRECT_LIFETIME = env_int("FILE_REDIRECT_LIFETIME", 300, minimum=1)
+# The bucket's address as browsers reach it, when it differs from AWS_S3_ENDPOINT_URL (compose: http://s3:8333
+# for the site, http://localhost:8333 for browsers). Empty: AWS_S3_ENDPOINT_URL.
+FILE_REDIRECT_ENDPOINT_URL = env_str("FILE_REDIRECT_ENDPOINT_URL")
+# Stored files whose asset row does not exist (an upload or deletion cut short by an outage) are deleted
+# by a periodic sweep once older than this; younger ones may belong to an upload in progress.
+STORAGE_ORPHAN_GRACE_HOURS = env_int("STORAGE_ORPHAN_GRACE_HOURS", 24, minimum=1)
+STORAGE_ORPHAN_SWEEP_INTERVAL = env_int("STORAGE_ORPHAN_SWEEP_INTERVAL", 6 * 3600, minimum=60)
 
 ASSET_MAX_BYTES = env_int("ASSET_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
 ASSET_MAX_PIXELS = env_int("ASSET_MAX_PIXELS", 100_000_000, minimum=1)
@@ -334,15 +372,19 @@ SPECTACULAR_SETTINGS = {
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # One machine without Redis: a real worker process reads messages from files under var/.
-    _queue_dir = VAR_DIR / "celery" / "queue"
-    _queue_dir.mkdir(parents=True, exist_ok=True)
+    # One machine without Redis: a real worker process reads messages from files under var/celery/, one
+    # folder per queue, written atomically, polled every 50 ms when idle and every 5 ms while a task runs
+    # (kombu's own transport sleeps 1 s after every task). See assetsite/filequeue.py.
+    CELERY_BROKER_TRANSPORT = "assetsite.filequeue:Transport"
+    (VAR_DIR / "celery" / "queues").mkdir(parents=True, exist_ok=True)
     (VAR_DIR / "celery" / "control").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue_dir),
-        "data_folder_out": str(_queue_dir),
+        "data_folder": str(VAR_DIR / "celery" / "queues"),
         "control_folder": str(VAR_DIR / "celery" / "control"),
-        "store_processed": False,
+        # Messages left by the earlier transport (kombu's, one folder) are moved into the queues' folders.
+        "legacy_folder": str(VAR_DIR / "celery" / "queue"),
+        "polling_interval": env_float("CELERY_FILE_POLLING_INTERVAL", 0.05, low=0.001, high=10.0),
+        "busy_polling_interval": 0.005,
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -375,6 +417,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Children load the detector when they start; give that time before Celery gives up on them.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = 180
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup closes the database connection before and after every task (a new PostgreSQL
+# backend per image) unless this is set: then it closes every 1000 tasks, and assetsite/celery.py closes
+# a connection that broke or outlived WORKER_CONN_MAX_AGE, as Django does between requests.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -444,6 +490,9 @@ BULK_MAX_ASSETS = env_int("BULK_MAX_ASSETS", 1000, minimum=1)
 TRASH_DAYS = env_int("TRASH_DAYS", 30, minimum=1)
 TRASH_PURGE_INTERVAL = env_int("TRASH_PURGE_INTERVAL", 3600, minimum=1)
 CELERY_BEAT_SCHEDULE["purge-trash"] = {"task": "media.tasks.purge_trash", "schedule": float(TRASH_PURGE_INTERVAL)}
+CELERY_BEAT_SCHEDULE["sweep-storage-orphans"] = {
+    "task": "media.tasks.sweep_storage_orphans", "schedule": float(STORAGE_ORPHAN_SWEEP_INTERVAL)
+}
 # One zip download (a selection, a search, a collection, a shared collection) holds at most this many
 # originals and this many bytes of them; more is a 400 that says to narrow it down.
 ZIP_MAX_ASSETS = env_int("ZIP_MAX_ASSETS", 1000, minimum=1)

@@ -13,7 +13,7 @@ from library.collections_api import CollectionAssetsView, CollectionShareView, C
 from library.downloads import AssetDownloadView
 from library.trash_api import TrashItemView, TrashListView, TrashRestoreView
 from media.api import AssetOriginalView, AssetThumbnailView
-from review.api import AssetBulkView, AssetDetectionsView, DetectionCropView, DetectionView
+from review.api import AssetBulkView, AssetDetectionsView, DetectionCropView, DetectionView, ReviewQueueCountView
 from search.api import LabelFacetView
 from tagging.api import TaggingStatusView
 
@@ -37,6 +37,7 @@ api_urls = [
     path("detections/<str:detection_id>/", DetectionView.as_view(), name="detection-detail"),
     path("collections/<str:collection_id>/assets/", CollectionAssetsView.as_view(), name="collection-assets"),
     path("collections/<str:collection_id>/share/", CollectionShareView.as_view(), name="collection-share"),
+    path("review/queue/", ReviewQueueCountView.as_view(), name="review-queue"),
     path("trash/", TrashListView.as_view(), name="trash"),
     path("trash/<str:asset_id>/", TrashItemView.as_view(), name="trash-item"),
     path("trash/<str:asset_id>/restore/", TrashRestoreView.as_view(), name="trash-restore"),

@@ -1,9 +1,15 @@
 """Search benchmark: seed 100,000 assets with ~1,000,000 detections in PostgreSQL, time typical searches.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/assetsite .venv/bin/python bench/search.py
+    ... bench/search.py --assets 1000000          # ~10M detections
+    ... REDIS_URL=redis://127.0.0.1:6379/0 bench/search.py --reuse --while-tagging
 
-The data goes into its own database (``assetsite_bench`` on the same server, dropped and created
-again unless ``--reuse``). Label frequencies follow a Zipf-like curve like COCO's (person in about
+The data goes into its own database (``--database``, default ``assetsite_bench``, on the same server,
+dropped and created again unless ``--reuse``), seeded with COPY; the seeding time and the table and
+index sizes per million detections are printed. ``--while-tagging`` times everything twice: idle,
+then while a real Celery worker process (testkit/worker_process.py, the shapes detector) tags a
+backlog of uploaded shapes images for another user of the same database, and prints both with the
+worker's throughput during the timed run. Label frequencies follow a Zipf-like curve like COCO's (person in about
 half the pictures, the rarest labels in under 1%). Each query runs through the real FilterSet,
 selectors and keyset pager (``q`` parsed, labels looked up, first page of 50 fetched) for the
 largest user; facets go through ``label_facets``. ``--explain`` prints the PostgreSQL plans.
@@ -93,19 +99,25 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep an already seeded benchmark database")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE for each query")
     parser.add_argument("--only", default="", help="run only queries whose name contains this")
+    parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE", BENCH_DATABASE),
+                        help="the benchmark's own database on the DATABASE_URL server (dropped unless --reuse)")
+    parser.add_argument("--while-tagging", action="store_true",
+                        help="also time everything while a real worker tags images (needs a broker: REDIS_URL)")
+    parser.add_argument("--tagging-images", type=int, default=600, help="backlog uploaded for --while-tagging")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", "")
     if urlsplit(url).scheme not in {"postgres", "postgresql", "pgsql"}:
         sys.exit(
             "bench/search.py needs PostgreSQL: set DATABASE_URL=postgres://user@host:5432/dbname (the benchmark "
-            f"creates its own database {BENCH_DATABASE!r} on that server). SQLite is not measured."
+            f"creates its own database {args.database!r} on that server). SQLite is not measured."
         )
-    bench_url = urlunsplit(urlsplit(url)._replace(path=f"/{BENCH_DATABASE}"))
-    fresh = prepare_database(url, reuse=args.reuse)
+    bench_url = urlunsplit(urlsplit(url)._replace(path=f"/{args.database}"))
+    fresh = prepare_database(url, name=args.database, reuse=args.reuse)
 
     os.environ["DATABASE_URL"] = bench_url
     os.environ.setdefault("VAR_DIR", str(ROOT / "var" / "bench"))
+    os.environ.setdefault("MEDIA_ROOT", str(Path(os.environ["VAR_DIR"]) / f"media-{args.database}"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assetsite.settings")
     import django
 
@@ -117,21 +129,61 @@ def main() -> None:
 
     if fresh or not Asset.objects.exists():
         seed(assets=args.assets, per_asset=args.detections_per_asset)
-    run_benchmarks(runs=args.runs, explain=args.explain, only=args.only)
+    print_sizes()
+    idle = run_benchmarks(runs=args.runs, explain=args.explain, only=args.only)
+    if args.while_tagging:
+        from bench.search_tagging import while_tagging
+
+        busy = while_tagging(lambda: run_benchmarks(runs=args.runs, explain=False, only=args.only),
+                             images=args.tagging_images)  # fmt: skip
+        print_comparison(idle, busy)
 
 
-def prepare_database(url: str, *, reuse: bool) -> bool:
+def prepare_database(url: str, *, name: str, reuse: bool) -> bool:
     """Create the benchmark database; True when it is new."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE]).fetchone()
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if exists and reuse:
             return False
         if exists:
-            connection.execute(f'DROP DATABASE "{BENCH_DATABASE}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
     return True
+
+
+SIZED_TABLES = ("media_asset", "tagging_detection", "tagging_assettag", "tagging_labelcount")
+
+
+def print_sizes() -> None:
+    """Table and index sizes, in total and per million detections."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM tagging_detection")
+        millions = max(cursor.fetchone()[0], 1) / 1_000_000
+        print(f"\n{'table':<22} {'rows':>12} {'heap MB':>9} {'indexes MB':>10} {'total MB':>9} {'MB per 1M det.':>15}")
+        grand = 0
+        for table in SIZED_TABLES:
+            cursor.execute(
+                f"SELECT count(*), pg_relation_size('{table}'), pg_indexes_size('{table}'),"
+                f" pg_total_relation_size('{table}') FROM {table}"
+            )
+            rows, heap, indexes, total = cursor.fetchone()
+            grand += total
+            print(f"{table:<22} {rows:>12,} {heap / 2**20:>9.1f} {indexes / 2**20:>10.1f} {total / 2**20:>9.1f}"
+                  f" {total / 2**20 / millions:>15.1f}")  # fmt: skip
+        print(f"{'these tables':<22} {'':>12} {'':>9} {'':>10} {grand / 2**20:>9.1f} {grand / 2**20 / millions:>15.1f}")
+        cursor.execute(
+            "SELECT indexrelid::regclass::text, pg_relation_size(indexrelid) FROM pg_index"
+            " WHERE indrelid IN ('tagging_detection'::regclass, 'tagging_assettag'::regclass, 'media_asset'::regclass)"
+            " ORDER BY 2 DESC"
+        )
+        print("indexes: " + ", ".join(f"{name} {size / 2**20:.0f} MB" for name, size in cursor.fetchall()))
+        cursor.execute("SELECT pg_database_size(current_database())")
+        size = cursor.fetchone()[0] / 2**20
+        print(f"database {size:,.0f} MB = {size / millions:,.0f} MB per million detections", flush=True)
 
 
 # --- seeding ------------------------------------------------------------------------------------
@@ -162,7 +214,8 @@ def seed(*, assets: int, per_asset: float) -> None:
             with copy_cursor.copy(
                 "COPY media_asset (id, owner_id, file, original_filename, title, sha256, format, mime_type, width,"
                 " height, byte_size, taken_at, camera, thumbnail_small, thumbnail_large, created_at, updated_at,"
-                " tagging_status, tagging_error, tagging_attempts, tagging_task_id, tagged_at, object_count)"
+                " tagging_status, tagging_error, tagging_attempts, tagging_task_id, tagged_at, object_count, kind,"
+                " video_codec, favorite, trashed_at)"
                 " FROM STDIN"
             ) as copy:
                 for number in range(assets):
@@ -178,7 +231,8 @@ def seed(*, assets: int, per_asset: float) -> None:
                         asset_id, owner.pk, f"originals/{asset_id.hex[:2]}/{asset_id.hex}.{extension}",
                         f"{prefix}{number:06d}.{extension}", "", f"{rng.getrandbits(256):064x}", fmt, mime, width,
                         height, rng.randint(200_000, 8_000_000), taken, "", "", "", created, created, status, "",
-                        1, "", created if status == "tagged" else None, 0,
+                        1, "", created if status == "tagged" else None, 0, "image", "", rng.random() < 0.03,
+                        now if rng.random() < 0.02 else None,  # 2% in the trash
                     ))  # fmt: skip
                     asset_rows.append((asset_id, width, height, status == "tagged"))
             with copy_cursor.copy(
@@ -200,7 +254,10 @@ def seed(*, assets: int, per_asset: float) -> None:
                                 "manual" if manual else "auto", "accepted" if manual else "unreviewed", now,
                             ))  # fmt: skip
                             detection_count += 1
-        # The summary, exactly as tagging.services.tags_rebuild computes it.
+        copied = time.monotonic()
+        print(f"COPY of {assets:,} assets and {detection_count:,} detections: {copied - started:.0f} s", flush=True)
+        # The summary, exactly as tagging.services.tags_rebuild computes it (the label-count triggers
+        # of migration tagging 0005 fill tagging_labelcount from this one statement).
         cursor.execute(
             """
             INSERT INTO tagging_assettag (asset_id, owner_id, label_id, confidence, count, max_area, has_manual)
@@ -268,7 +325,11 @@ def _percentiles(timings: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
 
 
-def run_benchmarks(*, runs: int, explain: bool, only: str) -> None:
+Results = dict[str, tuple[float, float]]
+
+
+def run_benchmarks(*, runs: int, explain: bool, only: str) -> Results:
+    """Time the query mix and the facets; name -> (p50, p95) in ms."""
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.http import QueryDict
@@ -305,6 +366,7 @@ def run_benchmarks(*, runs: int, explain: bool, only: str) -> None:
 
         return fetch
 
+    results: Results = {}
     worst_query = worst_facet = 0.0
     print(f"{'query':<30} {'q / parameters':<42} {'matches':>8} {'p50 ms':>7} {'p95 ms':>7} {'count p50':>9}")
     for name, params in QUERIES:
@@ -313,6 +375,7 @@ def run_benchmarks(*, runs: int, explain: bool, only: str) -> None:
         timings, _ = _time(page(params), runs)
         count_timings, matches = _time(lambda params=params: filtered(params).qs.count(), max(5, runs // 3))
         p50, p95 = _percentiles(timings)
+        results[name] = (p50, p95)
         worst_query = max(worst_query, p95)
         shown = " ".join(f"{k}={v}" for k, v in params.items())
         print(f"{name:<30} {shown:<42} {matches:>8,} {p50:>7.1f} {p95:>7.1f} {_percentiles(count_timings)[0]:>9.1f}",
@@ -330,6 +393,7 @@ def run_benchmarks(*, runs: int, explain: bool, only: str) -> None:
 
         timings, result = _time(facets, runs)
         p50, p95 = _percentiles(timings)
+        results[name] = (p50, p95)
         worst_facet = max(worst_facet, p95)
         shown = " ".join(f"{k}={v}" for k, v in params.items())
         print(f"{name:<30} {shown:<42} {len(result):>8} {p50:>7.1f} {p95:>7.1f}", flush=True)  # type: ignore[arg-type]
@@ -337,6 +401,19 @@ def run_benchmarks(*, runs: int, explain: bool, only: str) -> None:
             _explain_facets(user, filtered(params).search_query, params.get("prefix", ""))
     print(f"\nworst p95: queries {worst_query:.1f} ms (target 50), facets {worst_facet:.1f} ms (target 100)")
     print(f"load average at the end: {_load()}")
+    return results
+
+
+def print_comparison(idle: Results, busy: Results) -> None:
+    print(f"\n{'':<30} {'idle p50':>9} {'idle p95':>9} {'tagging p50':>12} {'tagging p95':>12}")
+    for name, (p50, p95) in idle.items():
+        busy_p50, busy_p95 = busy.get(name, (float("nan"), float("nan")))
+        print(f"{name:<30} {p50:>9.1f} {p95:>9.1f} {busy_p50:>12.1f} {busy_p95:>12.1f}")
+    facets = {name for name in idle if name.startswith(("facets", "autocomplete"))}
+    for label, results in (("idle", idle), ("while tagging", busy)):
+        queries = max((p95 for name, (_, p95) in results.items() if name not in facets), default=0.0)
+        worst_facets = max((p95 for name, (_, p95) in results.items() if name in facets), default=0.0)
+        print(f"worst p95 {label}: queries {queries:.1f} ms, facets {worst_facets:.1f} ms")
 
 
 def _cpu() -> str:

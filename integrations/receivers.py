@@ -11,7 +11,9 @@ from tagging.signals import asset_tagging_finished
 
 
 @receiver(asset_tagging_finished, dispatch_uid="integrations.webhooks_on_tagging_finished")
-def webhooks_on_tagging_finished(sender: Any, asset_id: uuid.UUID, status: str, **kwargs: Any) -> None:
+def webhooks_on_tagging_finished(
+    sender: Any, asset_id: uuid.UUID, status: str, owner_id: int | None = None, **kwargs: Any
+) -> None:
     from integrations.services import webhook_event_emit
 
-    webhook_event_emit(asset_id=asset_id, status=status)
+    webhook_event_emit(asset_id=asset_id, status=status, owner_id=owner_id)

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -127,6 +128,31 @@ def _checked_url(url: str) -> str:
     return url
 
 
+def _target_key(url: str) -> tuple[str, str, str, str]:
+    """What makes two URLs the same target: case-insensitive scheme and host, default port dropped."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = (parts.hostname or "").rstrip(".")
+    if port is not None and port != {"http": 80, "https": 443}.get(scheme):
+        host = f"{host}:{port}"
+    return scheme, host, parts.path or "/", parts.query
+
+
+def _refuse_duplicate(owner: AbstractBaseUser, url: str, *, exclude: int | None = None) -> None:
+    """One hook per target: a second one would deliver every event twice."""
+    key = _target_key(url)
+    for hook in Webhook.objects.filter(owner=owner).exclude(pk=exclude).only("url", "created_at"):
+        if _target_key(hook.url) == key:
+            raise WebhookInvalid(
+                f"You already have a webhook for {hook.url} (added {hook.created_at:%Y-%m-%d}): "
+                "change or delete that one instead of adding the same URL twice."
+            )
+
+
 def _checked_events(events: Iterable[str]) -> list[str]:
     chosen = sorted(set(events))
     unknown = [event for event in chosen if event not in WebhookEvent.values]
@@ -148,6 +174,7 @@ def webhook_create(
         raise WebhookInvalid(
             f"You have {settings.WEBHOOK_MAX_PER_USER} webhooks, the most allowed; delete one first.", field="url"
         )
+    _refuse_duplicate(owner, url)
     return Webhook.objects.create(
         owner=owner,
         url=_checked_url(url),
@@ -167,6 +194,7 @@ def webhook_update(
     active: bool | None = None,
 ) -> Webhook:
     if url is not None:
+        _refuse_duplicate(webhook.owner, url, exclude=webhook.pk)
         webhook.url = _checked_url(url)
     if events is not None:
         webhook.events = _checked_events(events)
@@ -248,17 +276,28 @@ def _payload(*, event: str, delivery_id: uuid.UUID, data: dict[str, Any]) -> dic
     return {"id": str(delivery_id), "event": event, "created_at": timezone.now().isoformat(), **data}
 
 
-def webhook_event_emit(*, asset_id: uuid.UUID | str, status: str) -> list[WebhookDelivery]:
+def webhook_event_emit(
+    *, asset_id: uuid.UUID | str, status: str, owner_id: int | None = None
+) -> list[WebhookDelivery]:
     """Queue a delivery of the asset's event to each of its owner's hooks that wants it.
 
-    The payload is taken now, so every retry sends the same body.
+    The payload is taken now, so every retry sends the same body. With ``owner_id`` (the worker sends
+    it), an owner without hooks costs one query and the asset is not read.
     """
     event = STATUS_EVENTS.get(status)  # type: ignore[call-overload]
-    asset = Asset.objects.filter(pk=asset_id).first()
-    if event is None or asset is None:
+    if event is None:
         return []
-    hooks = [hook for hook in Webhook.objects.filter(owner_id=asset.owner_id, active=True) if hook.wants(event)]
+    asset = None
+    if owner_id is None:
+        asset = Asset.objects.filter(pk=asset_id).first()
+        if asset is None:
+            return []
+        owner_id = asset.owner_id
+    hooks = [hook for hook in Webhook.objects.filter(owner_id=owner_id, active=True) if hook.wants(event)]
     if not hooks:
+        return []
+    asset = asset or Asset.objects.filter(pk=asset_id, owner_id=owner_id).first()
+    if asset is None:  # deleted or in the trash meanwhile
         return []
     data = {"asset": _asset_payload(asset)}
     deliveries = []

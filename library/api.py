@@ -123,6 +123,7 @@ class AssetSerializer(serializers.ModelSerializer):
             "byte_size",
             "sha256",
             "taken_at",
+            "taken_offset",
             "camera",
             "created_at",
             "updated_at",
@@ -136,7 +137,13 @@ class AssetSerializer(serializers.ModelSerializer):
             "manual_tags",
         ]
         read_only_fields = [field for field in fields if field not in {"title", "manual_tags", "favorite"}]
-        extra_kwargs = {"favorite": {"help_text": "A heart: true to mark the asset, false to take it off."}}
+        extra_kwargs = {
+            "favorite": {"help_text": "A heart: true to mark the asset, false to take it off."},
+            "taken_offset": {
+                "help_text": "Minutes east of UTC on the camera's clock (EXIF OffsetTimeOriginal); null when the "
+                "file gives none, and taken_at is then the camera's time read as UTC."
+            },
+        }
 
     def _absolute(self, path: str) -> str:
         request = self.context.get("request")
@@ -223,7 +230,9 @@ class AssetViewSet(QueryErrorPositionMixin, viewsets.ModelViewSet):  # PATCH, no
             400: ErrorSerializer,
             413: ErrorSerializer,
             415: ErrorSerializer,
-            503: OpenApiResponse(ErrorSerializer, description="Too many large images being decoded; see Retry-After."),
+            503: OpenApiResponse(ErrorSerializer, description=(
+                "Too many large images being decoded (server_busy), or the file store is unreachable "
+                "(storage_unavailable); see Retry-After.")),
         },
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -29,13 +29,16 @@ from media.views import owned_asset_or_404
 from review.forms import ManualTagForm
 from review.services import assets_retag, detection_add_manual
 from search.filters import AssetFilter
-from search.nodes import InCollection, LabelTerm, positive_labels, selected_labels, walk
+from search.nodes import InCollection, positive_labels, selected_labels, walk
 from search.query import toggle_label
 from search.selectors import SORTS, label_facets
+from search.suggestions import unknown_labels
 from tagging.models import AssetTag, Detection, ReviewState
 from tagging.progress import tagging_progress
 from tagging.selectors import asset_detections, asset_tags, label_names_of
 from tagging.templatetags.tagging_ui import label_colors
+
+SORT_NEEDS_LABEL = "Sorting by confidence needs a label in the search (like circle): showing the newest first."
 
 
 class LibraryView(LoginRequiredMixin, View):
@@ -55,11 +58,20 @@ class LibraryView(LoginRequiredMixin, View):
         )
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        filterset = AssetFilter(data=request.GET, queryset=self.get_queryset(), request=request)
-        q = request.GET.get("q", "")
+        params = request.GET
+        filterset = AssetFilter(data=params, queryset=self.get_queryset(), request=request)
+        sort_notice = ""
+        if not filterset.is_valid() and set(filterset.errors) == {"sort"} and params.get("sort") == "confidence":
+            # A bookmark or an edited search left no label to sort by: show the results, not an error.
+            params = params.copy()
+            params.pop("sort")
+            filterset = AssetFilter(data=params, queryset=self.get_queryset(), request=request)
+            sort_notice = SORT_NEEDS_LABEL
+        q = params.get("q", "")
         context: dict[str, Any] = {
             "q": q,
-            "sort": request.GET.get("sort", ""),
+            "sort": params.get("sort", ""),
+            "sort_notice": sort_notice,
             "sorts": list(SORTS.items()),
             "assets": [],
             "facets": [],
@@ -93,25 +105,28 @@ class LibraryView(LoginRequiredMixin, View):
             context["filter_errors"] = [str(invalid)]
             return render(request, self.template_name, context, status=400)
         query = filterset.search_query
-        facets = self._facets(request, filterset)
+        facets = self._facets(request, params, filterset)
         context.update(
             assets=page.items,
             total=filterset.qs.count(),
-            next_url=_with(request.GET, cursor=page.next_cursor) if page.next_cursor else None,
-            previous_url=_with(request.GET, cursor=page.previous_cursor) if page.previous_cursor else None,
+            next_url=_with(params, cursor=page.next_cursor) if page.next_cursor else None,
+            previous_url=_with(params, cursor=page.previous_cursor) if page.previous_cursor else None,
             sort_label=(positive_labels(query) or [None])[0],
             facets=facets,
             # Tag suggestions for the bulk toolbar: the labels in these results (no extra query).
             label_names=[facet["label"] for facet in facets],
             searching=query is not None,
-            unknown_labels=[item.label for item, _ in walk(query) if isinstance(item, LabelTerm) and not item.known],
+            unknown_labels=[
+                {**vars(item), "url": _with(params, q=item.corrected, cursor=None) if item.corrected else ""}
+                for item in unknown_labels(user=request.user, query=query, text=q)
+            ],
             unknown_collections=[
                 item.name for item, _ in walk(query) if isinstance(item, InCollection) and item.collection_id is None
             ],
         )
         return render(request, self.template_name, context)
 
-    def _facets(self, request: HttpRequest, filterset: AssetFilter) -> list[dict[str, Any]]:
+    def _facets(self, request: HttpRequest, params: QueryDict, filterset: AssetFilter) -> list[dict[str, Any]]:
         form = filterset.form
         q = form.cleaned_data.get("q", "")
         param_labels: list[str] = form.cleaned_data.get("label") or []
@@ -131,7 +146,7 @@ class LibraryView(LoginRequiredMixin, View):
                     "label": facet.label,
                     "count": facet.count,
                     "selected": facet.label in ticked,
-                    "url": _with(request.GET, **changes),
+                    "url": _with(params, **changes),
                 }
             )
         return facets

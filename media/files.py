@@ -11,11 +11,13 @@ import re
 from collections.abc import Iterator
 from typing import IO
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
 from media.models import Asset
+from media.storage_io import presigned_url
 
 CHUNK = 256 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -74,13 +76,19 @@ def file_response(
 ) -> HttpResponse:
     """The stored file ``name``, answering conditional and range requests.
 
-    ``etag`` must change whenever the bytes do (a content hash, say); it is quoted here.
+    ``etag`` must change whenever the bytes do (a content hash, say); it is quoted here. With
+    FILE_REDIRECT_TO_STORAGE on object storage the answer is a 302 to a presigned URL of the bucket.
     """
     quoted = f'"{etag}"'
     headers = {"ETag": quoted, "Cache-Control": cache_control, "Accept-Ranges": "bytes"}
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match and _etag_matches(if_none_match, quoted):
         return HttpResponse(status=304, headers=headers)
+    if settings.FILE_REDIRECT_TO_STORAGE:
+        # The caller checked access; the object store serves the bytes (Range and ETag included).
+        url = presigned_url(name, content_type=content_type, filename=filename, as_attachment=as_attachment)
+        if url is not None:
+            return HttpResponse(status=302, headers={"Location": url, "Cache-Control": "private, no-store"})
     size = default_storage.size(name)
     wanted: tuple[int, int] | None | bool = None
     range_header = request.headers.get("Range")

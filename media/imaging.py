@@ -132,21 +132,26 @@ class ImageInfo:
     height: int
     taken_at: datetime | None
     camera: str
+    taken_offset: int | None = None  # minutes east of UTC, when the file says
 
 
-def _parse_exif_time(value: object, offset: object) -> datetime | None:
+def _parse_exif_time(value: object, offset: object) -> tuple[datetime | None, int | None]:
+    """The EXIF time as an aware datetime and the camera's offset in minutes (None: not written,
+    and the time is read as UTC)."""
     if not isinstance(value, str):
-        return None
+        return None, None
     try:
         moment = datetime.strptime(value.strip().rstrip("\x00")[:19], "%Y:%m:%d %H:%M:%S")
     except ValueError:
-        return None
-    tz = UTC
-    if isinstance(offset, str) and re.fullmatch(r"[+-]\d{2}:\d{2}", offset.strip()):
-        sign = -1 if offset.strip()[0] == "-" else 1
-        hours, minutes = (int(part) for part in offset.strip()[1:].split(":"))
-        tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
-    return moment.replace(tzinfo=tz)
+        return None, None
+    text = offset.strip().rstrip("\x00") if isinstance(offset, str) else ""
+    if re.fullmatch(r"[+-]\d{2}:\d{2}", text):
+        sign = -1 if text[0] == "-" else 1
+        hours, minutes = (int(part) for part in text[1:].split(":"))
+        minutes_east = sign * (hours * 60 + minutes)
+        if abs(minutes_east) <= 14 * 60:  # real zones span -12:00..+14:00
+            return moment.replace(tzinfo=timezone(timedelta(minutes=minutes_east))), minutes_east
+    return moment.replace(tzinfo=UTC), None
 
 
 def _clean_text(value: object) -> str:
@@ -259,7 +264,7 @@ def open_and_verify(
             raise ImageRejected("corrupt_image", f"The image is corrupt or truncated ({error}).") from None
     mime_type, extension = ACCEPTED_FORMATS[fmt]
     exif_ifd = exif.get_ifd(_EXIF_IFD)
-    taken_at = _parse_exif_time(
+    taken_at, taken_offset = _parse_exif_time(
         exif_ifd.get(_EXIF_DATETIME_ORIGINAL) or exif.get(_EXIF_DATETIME), exif_ifd.get(_EXIF_OFFSET_TIME_ORIGINAL)
     )
     upright_width, upright_height = _upright_size(stored_size, exif)
@@ -271,6 +276,7 @@ def open_and_verify(
         height=upright_height,
         taken_at=taken_at,
         camera=_camera(exif.get(_EXIF_MAKE), exif.get(_EXIF_MODEL)),
+        taken_offset=taken_offset,
     )
     return info, upright, exif
 

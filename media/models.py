@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -51,6 +52,9 @@ class Asset(models.Model):
     video_codec = models.CharField(max_length=16, blank=True)
     byte_size = models.PositiveBigIntegerField()
     taken_at = models.DateTimeField(null=True, blank=True)
+    # Minutes east of UTC on the camera's clock (EXIF OffsetTimeOriginal, a phone video's creation
+    # date); None when the file does not say, and then taken_at is the camera's time read as UTC.
+    taken_offset = models.SmallIntegerField(null=True, blank=True)
     camera = models.CharField(max_length=255, blank=True)
     thumbnail_small = models.FileField(max_length=255, blank=True)
     thumbnail_large = models.FileField(max_length=255, blank=True)
@@ -97,6 +101,23 @@ class Asset(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.original_filename
+
+    @property
+    def taken_local(self) -> datetime | None:
+        """When it was taken on the camera's own clock (naive: templates must not convert it)."""
+        if self.taken_at is None:
+            return None
+        offset = timedelta(minutes=self.taken_offset or 0)
+        return (self.taken_at.astimezone(UTC) + offset).replace(tzinfo=None)
+
+    @property
+    def taken_zone(self) -> str:
+        """The camera's offset as +02:00, or UTC when the file gave none."""
+        if self.taken_offset is None:
+            return "UTC"
+        sign = "-" if self.taken_offset < 0 else "+"
+        hours, minutes = divmod(abs(self.taken_offset), 60)
+        return f"{sign}{hours:02d}:{minutes:02d}"
 
     @property
     def display_name(self) -> str:

@@ -83,3 +83,8 @@ def asset_mark_new(asset: Asset) -> Asset:
             empty._result_cache, empty._prefetch_done = [], True  # what prefetch_related stores, without SQL
             cache[getattr(manager, "prefetch_cache_name", relation.cache_name)] = empty
     return asset
+
+
+def asset_ids_existing(*, asset_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these ids have a row (trashed ones too: their files are still needed)."""
+    return set(Asset.all_objects.filter(pk__in=asset_ids).values_list("pk", flat=True))

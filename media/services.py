@@ -7,8 +7,9 @@ import logging
 import os
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO
 
 from django.conf import settings
@@ -19,6 +20,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from assetsite.api_errors import RETRY_AFTER_SECONDS
+from assetsite.storage import STORAGE_ERRORS, STORAGE_UNAVAILABLE
 from media.imaging import ImageRejected, derived_exif, make_thumbnails, open_and_verify
 from media.limits import decode_limits
 from media.models import Asset, AssetKind
@@ -102,6 +105,7 @@ class _Content:
     height: int
     thumbnails: dict[str, bytes]
     taken_at: datetime | None = None
+    taken_offset: int | None = None
     camera: str = ""
     duration: float | None = None
     fps: float | None = None
@@ -143,6 +147,7 @@ def _inspect_image(file: IO[bytes], display_name: str) -> _Content:
         height=info.height,
         thumbnails=thumbnails,
         taken_at=info.taken_at,
+        taken_offset=info.taken_offset,
         camera=info.camera,
     )
 
@@ -174,6 +179,7 @@ def _inspect_video(file: IO[bytes], display_name: str) -> _Content:
         height=info.height,
         thumbnails=thumbnails,
         taken_at=info.taken_at,
+        taken_offset=info.taken_offset,
         camera=info.camera,
         duration=info.duration,
         fps=info.fps,
@@ -242,6 +248,7 @@ def asset_create(*, owner: AbstractBaseUser, file: IO[bytes], filename: str | No
         video_codec=content.video_codec,
         byte_size=size,
         taken_at=content.taken_at,
+        taken_offset=content.taken_offset,
         camera=content.camera,
     )
     shard = asset.id.hex[:2]
@@ -258,6 +265,17 @@ def asset_create(*, owner: AbstractBaseUser, file: IO[bytes], filename: str | No
             f"thumbnails/{shard}/{asset.id.hex}-large.webp", ContentFile(thumbnails["large"])
         )
         saved.append(asset.thumbnail_large.name)
+    except STORAGE_ERRORS as error:
+        # No row is written; what did get stored is deleted now, or by the orphan sweep if the store is gone.
+        logger.warning("upload of %s refused: the file store failed (%s: %s)", display_name, type(error).__name__,
+                       str(error)[:200])
+        _delete_quietly(saved)
+        raise AssetRejected("storage_unavailable", f"{display_name}: {STORAGE_UNAVAILABLE}", status=503,
+                            filename=display_name, retry_after=RETRY_AFTER_SECONDS) from None
+    except BaseException:
+        _delete_quietly(saved)
+        raise
+    try:
         with transaction.atomic():
             asset.save(force_insert=True)
             asset_created.send(sender=Asset, asset=asset)
@@ -357,3 +375,54 @@ def asset_delete(*, asset: Asset) -> None:
         asset.delete()
         transaction.on_commit(lambda: _delete_quietly(names))
         transaction.on_commit(lambda: _renditions_delete_quietly(asset_id))
+
+
+def storage_orphans_sweep(*, now: datetime | None = None, limit: int = 10_000) -> int:
+    """Delete stored files of assets that have no row, once older than STORAGE_ORPHAN_GRACE_HOURS; how many.
+
+    Such files are left when the store or the database failed between writing a file and its row (or
+    between deleting a row and its files) and the cleanup could not reach the store. Younger files are
+    kept: they may belong to an upload still in progress, whose row is written after its files.
+    """
+    from media.selectors import asset_ids_existing
+    from media.storage_io import stored_files
+
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.STORAGE_ORPHAN_GRACE_HOURS)
+    deleted = 0
+    for prefix in ("originals", "thumbnails", "renditions"):
+        batch: list[tuple[str, uuid.UUID]] = []
+        for stored in stored_files(prefix):
+            if stored.modified is not None and stored.modified > cutoff:
+                continue
+            asset_id = _asset_id_of(stored.name)
+            if asset_id is not None:
+                batch.append((stored.name, asset_id))
+            if len(batch) >= 500:
+                deleted += _delete_orphans(batch, asset_ids_existing)
+                batch = []
+            if deleted >= limit:
+                return deleted
+        deleted += _delete_orphans(batch, asset_ids_existing)
+    return deleted
+
+
+def _asset_id_of(name: str) -> uuid.UUID | None:
+    # originals/ab/<hex>.jpg, thumbnails/ab/<hex>-small.webp, renditions/ab/<hex>/<digest>.jpg
+    parts = name.split("/")
+    if len(parts) < 3:
+        return None
+    try:
+        return uuid.UUID(hex=parts[2][:32])
+    except ValueError:
+        return None
+
+
+def _delete_orphans(batch: list[tuple[str, uuid.UUID]], existing: Callable[..., set[uuid.UUID]]) -> int:
+    if not batch:
+        return 0
+    kept = existing(asset_ids={asset_id for _, asset_id in batch})
+    orphans = [name for name, asset_id in batch if asset_id not in kept]
+    for name in orphans:
+        logger.info("storage: deleting %s, a file of no asset", name)
+        default_storage.delete(name)
+    return len(orphans)

@@ -1,4 +1,5 @@
-"""Periodic work on the asset library: purging the trash. Tasks take ids (or nothing) and call services."""
+"""Periodic work on the asset library: purging the trash, sweeping stored files of no asset.
+Tasks take ids (or nothing) and call services."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 
 from celery import shared_task
 
-from media.services import trash_purge
+from media.services import storage_orphans_sweep, trash_purge
 
 logger = logging.getLogger(__name__)
 
@@ -18,3 +19,12 @@ def purge_trash() -> dict[str, int]:
     if purged:
         logger.info("trash: deleted %d assets for good (in the trash longer than TRASH_DAYS)", purged)
     return {"purged": purged}
+
+
+@shared_task(name="media.tasks.sweep_storage_orphans", ignore_result=True)
+def sweep_storage_orphans() -> dict[str, int]:
+    """Delete stored files with no asset row, older than STORAGE_ORPHAN_GRACE_HOURS (left by outages)."""
+    deleted = storage_orphans_sweep()
+    if deleted:
+        logger.info("storage: deleted %d files of no asset (older than STORAGE_ORPHAN_GRACE_HOURS)", deleted)
+    return {"deleted": deleted}

@@ -89,6 +89,7 @@ class VideoInfo:
     has_audio: bool
     taken_at: datetime | None
     camera: str
+    taken_offset: int | None = None  # minutes east of UTC on the camera's clock, when the file says
 
 
 def sniff_container(head: bytes) -> str | None:
@@ -300,6 +301,17 @@ def _taken_at(metadata: dict[str, str]) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _taken_offset(metadata: dict[str, str]) -> int | None:
+    """Phones write their local time with its offset in the QuickTime creation date; creation_time
+    is UTC by definition and says nothing about the camera's zone."""
+    value = metadata.get("com.apple.quicktime.creationdate") or ""
+    try:
+        offset = datetime.fromisoformat(value.strip()).utcoffset()
+    except ValueError:
+        return None
+    return int(offset.total_seconds() // 60) if offset is not None else None
+
+
 def _camera(metadata: dict[str, str]) -> str:
     make = metadata.get("com.apple.quicktime.make") or metadata.get("com.android.manufacturer") or ""
     model = metadata.get("com.apple.quicktime.model") or metadata.get("com.android.model") or ""
@@ -408,6 +420,7 @@ def probe_video(source: IO[bytes], *, limits: VideoLimits) -> VideoInfo:
             has_audio=bool(container.streams.audio),
             taken_at=_taken_at(metadata),
             camera=_camera(metadata),
+            taken_offset=_taken_offset(metadata),
         )
 
 

@@ -25,7 +25,14 @@ from media.api import FILE_RESPONSES, SIGNED_PARAMETERS, FileView
 from media.decoding import DecodeBusy
 from media.models import Asset
 from media.selectors import asset_get, assets_visible_to
-from review.selectors import CropUnavailable, TooManyAssets, bulk_selection, detection_crop, detection_get
+from review.selectors import (
+    CropUnavailable,
+    TooManyAssets,
+    bulk_selection,
+    detection_crop,
+    detection_get,
+    review_queue,
+)
 from review.services import assets_bulk_action, detection_add_manual, detection_delete, detection_review
 from review.validation import BULK_ACTIONS, MAX_SIDE, InvalidInput, box_check, label_action_problem, label_clean
 from search.api import InvalidQuerySerializer, QueryErrorPositionMixin, filterset_or_400
@@ -168,6 +175,19 @@ class DetectionView(generics.GenericAPIView):
     def delete(self, request: Request, detection_id: str) -> Response:
         detection_delete(detection=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReviewQueueCountSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Automatic detections of yours that nobody has reviewed yet.")
+
+
+class ReviewQueueCountView(APIView):
+    """How many detections wait in your review queue: the queue page reads it after each review, so
+    its counter is the server's, not a tally of keypresses."""
+
+    @extend_schema(responses={200: ReviewQueueCountSerializer})
+    def get(self, request: Request) -> Response:
+        return Response({"count": review_queue(user=request.user).count()})
 
 
 class BulkSerializer(serializers.Serializer):

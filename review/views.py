@@ -15,8 +15,10 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views import View
+from django.views.decorators.cache import never_cache
 
 from media.decoding import DecodeBusy
 from review.forms import BulkActionForm, DetectionReviewForm
@@ -154,8 +156,12 @@ class BulkActionView(LoginRequiredMixin, View):
 # --- review queue ---------------------------------------------------------------------------------
 
 
+@method_decorator(never_cache, name="dispatch")
 class ReviewQueueView(LoginRequiredMixin, View):
-    """Automatic detections nobody has reviewed yet, least certain first."""
+    """Automatic detections nobody has reviewed yet, least certain first.
+
+    Never cached: Back from an image (o) must show the queue as it is now, not as it was loaded.
+    """
 
     template_name = "review/review.html"
     page_size = 40

@@ -19,10 +19,11 @@ fi
 # One worker process serves both tagging lanes (fresh uploads on detection, re-tags on detection-bulk;
 # fresh work goes first) and runs the periodic sweeper (-B); a second, small one delivers webhooks
 # (their own queue: a slow receiver never holds up tagging; it loads no model).
-.venv/bin/celery -A assetsite worker -Q detection,detection-bulk,celery -B --concurrency "${WORKER_CONCURRENCY:-1}" \
+# Workers run with DEBUG=0 (WORKER_DEBUG=1 to change): with DEBUG on, Django keeps every query in memory.
+DEBUG="${WORKER_DEBUG:-0}" .venv/bin/celery -A assetsite worker -Q detection,detection-bulk,celery -B --concurrency "${WORKER_CONCURRENCY:-1}" \
   -n "detection@%h" --loglevel INFO >var/log/worker.log 2>&1 &
 WORKER_PID=$!
-.venv/bin/celery -A assetsite worker -Q "${WEBHOOK_QUEUE:-webhooks}" --concurrency "${WEBHOOK_WORKER_CONCURRENCY:-2}" \
+DEBUG="${WORKER_DEBUG:-0}" .venv/bin/celery -A assetsite worker -Q "${WEBHOOK_QUEUE:-webhooks}" --concurrency "${WEBHOOK_WORKER_CONCURRENCY:-2}" \
   -n "webhooks@%h" --loglevel INFO >var/log/webhook-worker.log 2>&1 &
 WEBHOOK_WORKER_PID=$!
 trap 'kill $WORKER_PID $WEBHOOK_WORKER_PID 2>/dev/null; wait $WORKER_PID $WEBHOOK_WORKER_PID 2>/dev/null' EXIT INT TERM

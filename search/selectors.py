@@ -43,6 +43,7 @@ from search.nodes import (
 )
 from search.query import CollectionRef, QueryError, parse_query
 from tagging.coco_categories import COCO_LABELS
+from tagging.label_counts import label_counts_available, label_counts_of
 from tagging.labels import normalize_label
 from tagging.models import AssetTag, Detection, Label, ReviewState
 
@@ -389,19 +390,39 @@ def label_facets(
     """
     if not user.is_authenticated:
         return []
+    word = normalize_label(prefix)
+    if query is None and label_counts_available():
+        # The whole library: read the per-owner summary the triggers keep (tagging/label_counts.py).
+        counts = label_counts_of(owner_id=user.pk)
+        if word:
+            wanted = _labels_with_prefix(word, ids=counts)
+            counts = {pk: n for pk, n in counts.items() if pk in wanted}
+        return _facets(counts, limit=limit)
     matching = assets_filter(assets=assets_visible_to(user), query=query)
     # owner_id repeats what the asset subquery already guarantees; it lets PostgreSQL read only
     # this user's part of the (owner, label, ...) index.
     tags = AssetTag.objects.filter(owner_id=user.pk, asset__in=matching.order_by().values("pk"))
-    word = normalize_label(prefix)
     if word:
-        # Synonyms and plurals only from three letters on: "c" would match half the synonym table.
-        also = set(label_candidates(word)) if len(word) >= 3 else set()
-        also.update(target for name, target in SYNONYMS.items() if len(word) >= 3 and name.startswith(word))
-        tags = tags.filter(Q(label__name__startswith=word) | Q(label__name__in=also))
+        tags = tags.filter(_prefix_q(word, field="label__name"))
     # Grouped by id, not name: joining the label table to every tag row costs more than the count.
     # There are few labels, so all groups come back and ties are ordered by name here.
     counts = dict(tags.order_by().values("label_id").annotate(count=Count("asset_id")).values_list("label_id", "count"))
+    return _facets(counts, limit=limit)
+
+
+def _prefix_q(word: str, *, field: str) -> Q:
+    # Synonyms and plurals only from three letters on: "c" would match half the synonym table.
+    also = set(label_candidates(word)) if len(word) >= 3 else set()
+    also.update(target for name, target in SYNONYMS.items() if len(word) >= 3 and name.startswith(word))
+    return Q(**{f"{field}__startswith": word}) | Q(**{f"{field}__in": also})
+
+
+def _labels_with_prefix(word: str, *, ids: dict[int, int]) -> set[int]:
+    labels = Label.objects.filter(pk__in=list(ids)).filter(_prefix_q(word, field="name"))
+    return set(labels.values_list("pk", flat=True))
+
+
+def _facets(counts: dict[int, int], *, limit: int) -> list[Facet]:
     names = dict(Label.objects.filter(pk__in=counts).values_list("id", "name"))
     facets = sorted((Facet(label=names[pk], count=count) for pk, count in counts.items() if pk in names),
                     key=lambda facet: (-facet.count, facet.label))  # fmt: skip

@@ -182,3 +182,25 @@ class BulkToken(models.Model):
 
     id = models.UUIDField(primary_key=True)
     sent_at = models.DateTimeField()
+
+class LabelCount(models.Model):
+    """How many of an owner's assets outside the trash carry a label: the sum of ``assets`` over the rows.
+
+    Rows are deltas appended by PostgreSQL triggers on ``tagging_assettag`` and ``media_asset`` (see
+    migration 0005), in the transaction that changes the tags or the trash, so every write path is
+    covered and writers never wait on each other for a shared counter row. ``label_counts_compact``
+    folds the deltas into one row per label. No foreign-key constraints: the triggers add rows while
+    Django deletes a user, in whatever order it deletes the user's rows.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    label = models.ForeignKey(Label, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    assets = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "label"], name="label_count_owner_label")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}/{self.label_id}: {self.assets:+d}"

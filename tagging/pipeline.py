@@ -19,6 +19,7 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from PIL import Image
 
+from assetsite.storage import OBJECT_STORE_ERRORS
 from media.imaging import open_upright_rgb
 from media.models import Asset
 from tagging import services
@@ -47,6 +48,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
     SoftTimeLimitExceeded,
+    *OBJECT_STORE_ERRORS,  # the bucket unreachable or refusing (a missing key is FileNotFoundError)
 )
 
 

@@ -168,14 +168,25 @@ def _record_run(*, asset: Asset, info: RunInfo, succeeded: bool, error: str = ""
     )
 
 
-def tags_rebuild(*, asset: Asset) -> None:
-    """Recompute the asset's tag summary from its detections (rejected ones excluded)."""
+def tags_rebuild(
+    *, asset: Asset, detections: Iterable[Detection] | None = None, save_count: bool = True, clear: bool = True
+) -> int:
+    """Recompute the asset's tag summary from its detections (rejected ones excluded); return its object count.
+
+    ``detections``: all of the asset's detections when the caller has them at hand (saves reading them
+    again); ``save_count=False`` leaves writing ``object_count`` to the caller's own update;
+    ``clear=False`` when the caller knows the asset has no summary rows yet.
+    """
     summary: dict[int, AssetTag] = {}
     image_area = max(asset.width * asset.height, 1)
-    # From the table, not the related manager: an asset may carry prefetched detections.
-    for detection in Detection.objects.filter(asset=asset).exclude(review=ReviewState.REJECTED).only(
-        "label_id", "confidence", "source", "x", "y", "width", "height"
-    ):
+    if detections is None:
+        # From the table, not the related manager: an asset may carry prefetched detections.
+        detections = Detection.objects.filter(asset=asset).only(
+            "label_id", "confidence", "source", "review", "x", "y", "width", "height"
+        )
+    for detection in detections:
+        if detection.review == ReviewState.REJECTED:
+            continue
         tag = summary.get(detection.label_id)
         area = (detection.width * detection.height / image_area) if detection.width and detection.height else 0.0
         if tag is None:
@@ -193,10 +204,14 @@ def tags_rebuild(*, asset: Asset) -> None:
             tag.count += 1
             tag.max_area = max(tag.max_area, area)
             tag.has_manual = tag.has_manual or detection.source == DetectionSource.MANUAL
-    AssetTag.objects.filter(asset=asset).delete()
-    AssetTag.objects.bulk_create(summary.values())
+    if clear:
+        AssetTag.objects.filter(asset=asset).delete()
+    if summary:
+        AssetTag.objects.bulk_create(summary.values())
     asset.object_count = sum(tag.count for tag in summary.values())
-    Asset.objects.filter(pk=asset.pk).update(object_count=asset.object_count)
+    if save_count:
+        Asset.objects.filter(pk=asset.pk).update(object_count=asset.object_count)
+    return asset.object_count
 
 
 def detections_replace(
@@ -214,15 +229,25 @@ def detections_replace(
     so the newer request still runs.
     """
     with transaction.atomic():
-        asset = Asset.objects.select_for_update().filter(pk=asset_id).first()
+        # Few queries per image: each is a round trip to the database, next to a busy detector.
+        asset = (
+            Asset.objects.select_for_update(of=("self",))
+            .annotate(has_detections=Exists(Detection.objects.filter(asset_id=OuterRef("pk"))))
+            .filter(pk=asset_id)
+            .first()
+        )
         if asset is None:
             return None
-        asset.detections.filter(source=DetectionSource.AUTO, review=ReviewState.UNREVIEWED).delete()
+        remaining: list[Detection] = []
+        if asset.has_detections:  # a fresh upload has none (and so no summary rows): nothing to replace
+            asset.detections.filter(source=DetectionSource.AUTO, review=ReviewState.UNREVIEWED).delete()
+            # What is left (manual and reviewed detections) is read once: matched against the new boxes
+            # and counted in the summary.
+            remaining = list(Detection.objects.filter(asset=asset).select_related("label", "suggested_label"))
         reviewed = [
             ({detection.label.name, detection.suggested_label.name if detection.suggested_label else ""}, detection.box)
-            for detection in Detection.objects.filter(asset=asset)
-            .select_related("label", "suggested_label")
-            .exclude(review=ReviewState.UNREVIEWED)
+            for detection in remaining
+            if detection.review != ReviewState.UNREVIEWED
         ]
         kept = [
             found
@@ -233,7 +258,7 @@ def detections_replace(
             )
         ]
         run = _record_run(asset=asset, info=info, succeeded=True, count=len(kept))
-        labels = labels_for(found.label for found in kept)
+        labels = labels_for(found.label for found in kept) if kept else {}
         rows = []
         for found in kept:
             box = found.box.clamped(asset.width, asset.height)
@@ -250,15 +275,20 @@ def detections_replace(
                     run=run,
                 )
             )
-        Detection.objects.bulk_create(rows)
-        tags_rebuild(asset=asset)
-        if not _superseded(asset, info.task_id):
+        if rows:
+            Detection.objects.bulk_create(rows)
+        count = tags_rebuild(
+            asset=asset, detections=[*remaining, *rows], save_count=False, clear=asset.has_detections
+        )
+        if _superseded(asset, info.task_id):
+            Asset.objects.filter(pk=asset.pk).update(object_count=count)
+        else:
             now = timezone.now()
             Asset.objects.filter(pk=asset.pk).update(
-                tagging_status=TaggingStatus.TAGGED, tagging_error="", tagged_at=now, updated_at=now
+                object_count=count, tagging_status=TaggingStatus.TAGGED, tagging_error="", tagged_at=now, updated_at=now
             )
             BulkRequest.objects.filter(asset_id=asset.pk).delete()  # its bulk request, if any, is served
-            _announce(asset.pk, TaggingStatus.TAGGED)
+            _announce(asset, TaggingStatus.TAGGED)
     return run
 
 
@@ -284,13 +314,20 @@ def tagging_fail(
             tagging_status=TaggingStatus.FAILED, tagging_error=error[:2000], updated_at=timezone.now()
         )
         BulkRequest.objects.filter(asset_id=asset.pk).delete()
-        _announce(asset.pk, TaggingStatus.FAILED)
+        _announce(asset, TaggingStatus.FAILED)
 
 
-def _announce(asset_id: uuid.UUID, status: str) -> None:
-    """Tell listeners (webhooks) once the status change is committed; their errors never undo it."""
+def _announce(asset: Asset, status: str) -> None:
+    """Tell listeners (webhooks) once the status change is committed; their errors never undo it.
+
+    The owner goes with the message, so a listener can tell without a query whether anyone listens.
+    """
+    asset_id, owner_id = asset.pk, asset.owner_id
     transaction.on_commit(
-        lambda: asset_tagging_finished.send_robust(sender=Asset, asset_id=asset_id, status=str(status)), robust=True
+        lambda: asset_tagging_finished.send_robust(
+            sender=Asset, asset_id=asset_id, status=str(status), owner_id=owner_id
+        ),
+        robust=True,
     )
 
 

@@ -3,6 +3,6 @@
 from django.dispatch import Signal
 
 # Sent after the commit that set an asset's tagging status to "tagged" or "failed", with
-# ``asset_id`` (UUID) and ``status`` (str). Receivers run in the web or worker process that made
+# ``asset_id`` (UUID), ``status`` (str) and ``owner_id`` (int). Receivers run in the web or worker process that made
 # the change and should only enqueue work.
 asset_tagging_finished = Signal()

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from media.models import Asset
 from tagging import lanes
+from tagging.label_counts import label_counts_compact
 from tagging.models import BulkRequest
 from tagging.services import stale_assets_collect
 
@@ -186,6 +187,7 @@ def tagging_sweep(*, now: datetime | None = None, limit: int = 1000) -> SweepRes
 def sweep_stale_assets() -> dict[str, int]:
     """Re-send uploads that never reached the queue or whose worker died; fail ones that keep dying."""
     result = tagging_sweep()
+    label_counts_compact()  # the facet summary's deltas, folded (tagging/label_counts.py)
     if result.requeued or result.failed:
         logger.info("sweeper: re-sent %d assets, failed %d", result.requeued, result.failed)
     return {"requeued": result.requeued, "failed": result.failed}

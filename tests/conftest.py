@@ -149,3 +149,39 @@ def foreign(other_user):
     asset = make_asset(other_user, color=(99, 1, 1), name="secret.png")
     tag(asset, ("car", 0.8, Box(1, 1, 20, 20)))
     return asset
+
+
+# --- object storage (SeaweedFS on loopback; testkit/s3.py) ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """One ``weed server -s3`` for the session, on free loopback ports; skipped (with the reason) only
+    where the weed binary cannot run."""
+    from testkit.s3 import S3Server, weed_unusable_reason
+
+    workdir = tmp_path_factory.mktemp("weed")
+    reason = weed_unusable_reason(workdir)
+    if reason:
+        print(f"S3 tests skipped: {reason}")
+        pytest.skip(reason)
+    server = S3Server(workdir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(settings, s3_server):
+    """Django's default storage on the weed bucket (django-storages' S3 backend), under a prefix of its
+    own per test (AWS_LOCATION). Yields the server; ``s3.test_prefix`` is that prefix."""
+    import uuid
+
+    prefix = f"t-{uuid.uuid4().hex[:10]}"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "storages.backends.s3.S3Storage",
+                    "OPTIONS": {**s3_server.storages_options(), "location": prefix}},
+    }
+    s3_server.test_prefix = prefix
+    return s3_server

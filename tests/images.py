@@ -19,6 +19,7 @@ def exif_block(
     *,
     orientation: int | None = None,
     taken: str | None = None,
+    taken_offset: str | None = None,
     make: str | None = None,
     model: str | None = None,
     gps: bool = False,
@@ -32,6 +33,8 @@ def exif_block(
         exif[0x0110] = model
     if taken:
         exif.get_ifd(0x8769)[0x9003] = taken
+    if taken_offset:
+        exif.get_ifd(0x8769)[0x9011] = taken_offset  # OffsetTimeOriginal
     if gps:
         exif.get_ifd(0x8825).update({1: "N", 2: (52.0, 22.0, 1.5), 3: "E", 4: (4.0, 53.0, 2.0)})
     return exif

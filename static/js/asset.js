@@ -371,6 +371,16 @@
 
   var STATUS_WORDS = { pending: "Pending", processing: "Processing", tagged: "Tagged", failed: "Failed" };
 
+  // What the run found (the provenance's number) is not all the image's tags: accepted, relabelled
+  // and manual ones were kept from before. Say both, so the numbers agree with the page.
+  function finishedWords(data) {
+    var tags = data.detections || [];
+    var kept = tags.filter(function (d) { return d.source === "manual" || d.review !== "unreviewed"; }).length;
+    var found = data.last_run ? data.last_run.detection_count : tags.length - kept;
+    var words = "Tagging finished: the run found " + found + "; " + tags.length + " tag" + (tags.length === 1 ? "" : "s") + " in all";
+    return words + (kept ? " (incl. " + kept + " accepted or manual)." : ".");
+  }
+
   function watchStatus(root) {
     clearTimeout(pollTimer);
     var status = root.getAttribute("data-status");
@@ -380,7 +390,7 @@
         if (!result.ok || !result.data) return watchStatus(root);
         var now = result.data.status;
         if (now === "tagged" || now === "failed") {
-          refresh(false, now === "tagged" ? "Tagging finished: " + result.data.detections.length + " found." : "Tagging failed.");
+          refresh(false, now === "tagged" ? finishedWords(result.data) : "Tagging failed.");
         } else {
           var line = root.querySelector("#tagging-status");
           if (line && now !== status) {

@@ -13,6 +13,7 @@
   var remaining = queue.children.length;
   var total = Number((/^(\d+)/.exec(counter.textContent) || [0, remaining])[1]);
   var current = null;
+  var countAsked = 0;
 
   function items() { return Array.prototype.slice.call(queue.querySelectorAll(".queue-item")); }
 
@@ -36,21 +37,29 @@
     return current;
   }
 
+  function say(count) {
+    counter.textContent = count > 0
+      ? count + " detection" + (count === 1 ? "" : "s") + " to review, least certain first."
+      : "Nothing to review.";
+  }
+
   function done(item, message) {
     var list = items();
     var next = list[list.indexOf(item) + 1] || list[list.indexOf(item) - 1];
     item.remove();
-    total -= 1;
-    counter.textContent = total > 0
-      ? total + " detection" + (total === 1 ? "" : "s") + " to review, least certain first."
-      : "Nothing to review.";
-    A.announce(message + (total > 0 ? " " + total + " left." : " All caught up."));
-    if (next) {
-      select(next);
-    } else {
+    if (next) select(next);
+    // The count is the server's (another tab, or a re-tag, may have changed it); our own tally is
+    // only the fallback when that answer does not come.
+    var asked = ++countAsked;
+    A.api("GET", counter.getAttribute("data-count-url")).then(function (result) {
+      if (asked !== countAsked) return next ? null : location.reload();  // a later review's answer speaks
+      var fresh = result.ok && result.data && typeof result.data.count === "number";
+      total = fresh ? result.data.count : total - 1;
+      say(total);
+      A.announce(message + (total > 0 ? " " + total + " left." : " All caught up."));
       // This batch is done: the next one (or "all caught up") comes from the server.
-      location.reload();
-    }
+      if (!next) location.reload();
+    });
   }
 
   function act(item, action) {
@@ -70,6 +79,8 @@
       body = { review: action === "accept" ? "accepted" : "rejected" };
       words = (action === "accept" ? "Accepted" : "Rejected") + " “" + name + "”.";
     }
+    // A key held down or pressed twice must not send the same review again while one is on its way.
+    if (item.getAttribute("aria-busy") === "true") return;
     item.classList.add("is-done");
     item.setAttribute("aria-busy", "true");
     A.api("PATCH", form.getAttribute("data-api-url"), body).then(function (result) {
@@ -106,7 +117,14 @@
     }
   });
 
+  // Back from an image (o) may show this page from the browser's memory as it was: the reviews made
+  // since, elsewhere or here, are only in a fresh copy.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) location.reload();
+  });
+
   document.addEventListener("keydown", function (event) {
+    if (event.repeat && (event.key === "a" || event.key === "r")) return;  // a held key is one review
     if (A.isTyping(event)) return;
     var inQueue = queue.contains(document.activeElement);
     switch (event.key) {

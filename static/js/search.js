@@ -12,6 +12,8 @@
   var active = -1;
   var timer = null;
   var lastRequest = 0;
+  var waiting = false;  // typed, suggestions not yet shown
+  var enterPending = false;  // Enter pressed while waiting
   var WORD_END = /(^|[\s(])(-?)([^\s()"<>=!@:\-][^\s()"<>=!@:]*|"[^"]*)$/;
 
   function currentWord() {
@@ -93,9 +95,16 @@
     return fetch(url + "?" + params.toString(), { headers: { Accept: "application/json" }, credentials: "same-origin" });
   }
 
+  function submit() {
+    if (form) form.requestSubmit ? form.requestSubmit() : form.submit();
+  }
+
   function suggest() {
     var word = currentWord();
-    if (!word) return close();
+    if (!word) {
+      waiting = false;
+      return close();
+    }
     var request = ++lastRequest;
     // The rest of the query, without the word and a "-" in front of it.
     var others = (input.value.slice(0, word.start).replace(/-$/, "") + " " + input.value.slice(word.end)).trim();
@@ -108,28 +117,69 @@
         return response.ok || !others ? response : fetchFacets(params);
       })
       .then(function (response) { return response.ok ? response.json() : []; })
-      .then(function (facets) { if (request === lastRequest) show(facets); })
-      .catch(close);
+      .then(function (facets) {
+        if (request !== lastRequest) return;
+        waiting = false;
+        show(facets);
+        if (!enterPending) return;
+        enterPending = false;
+        if (!takeSuggestion()) submit();
+      })
+      .catch(function () {
+        waiting = false;
+        close();
+        if (enterPending) { enterPending = false; submit(); }
+      });
+  }
+
+  function optionLabels() {
+    return Array.prototype.map.call(list.querySelectorAll("[role=option]"), function (option) {
+      return option.firstChild.textContent;
+    });
+  }
+
+  // Enter or Tab takes the highlighted suggestion, or else the first one (the docs promise it), so
+  // "tri" Enter means "triangle", not a search for "tri". A word that already is one of the
+  // suggestions is left alone, and Enter searches.
+  function takeSuggestion() {
+    var labels = optionLabels();
+    var word = currentWord();
+    if (!labels.length || !word) return false;
+    if (active < 0 && labels.indexOf(word.prefix.toLowerCase()) >= 0) {
+      close();
+      return false;
+    }
+    accept(labels[active >= 0 ? active : 0]);
+    return true;
   }
 
   input.addEventListener("input", function () {
     clearTimeout(timer);
+    waiting = true;
+    enterPending = false;
     timer = setTimeout(suggest, 150);
   });
   input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && list.hidden && waiting && currentWord()) {
+      // Typed faster than the suggestions came: decide once they are here.
+      event.preventDefault();
+      enterPending = true;
+      clearTimeout(timer);
+      suggest();
+      return;
+    }
     if (list.hidden) return;
     if (event.key === "ArrowDown") { event.preventDefault(); highlight(active + 1); }
     else if (event.key === "ArrowUp") { event.preventDefault(); highlight(active - 1); }
     else if (event.key === "Escape") { event.preventDefault(); close(); }
-    else if ((event.key === "Enter" || event.key === "Tab") && active >= 0) {
+    else if ((event.key === "Enter" || event.key === "Tab") && takeSuggestion()) {
       event.preventDefault();
-      accept(list.querySelectorAll("[role=option]")[active].firstChild.textContent);
     }
   });
   input.addEventListener("blur", function () { setTimeout(close, 100); });
 
   var sort = document.getElementById("sort");
   if (sort && form) {
-    sort.addEventListener("change", function () { form.requestSubmit ? form.requestSubmit() : form.submit(); });
+    sort.addEventListener("change", submit);
   }
 })();

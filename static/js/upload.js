@@ -44,6 +44,10 @@
     if (/^image\/(jpeg|png|gif|webp)$/.test(item.file.type) && item.file.size < 20e6) {
       thumb.src = URL.createObjectURL(item.file);
       thumb.onload = function () { URL.revokeObjectURL(thumb.src); };
+      // Named like a picture but not one: a plain box, never the browser's broken-image icon.
+      thumb.onerror = function () { URL.revokeObjectURL(thumb.src); placeholder(item, "thumb-none"); };
+    } else {
+      thumb.className = "thumb thumb-none";
     }
     var name = document.createElement("span");
     name.className = "file-name";
@@ -64,6 +68,37 @@
     item.bar = bar;
     item.status = status;
     list.appendChild(li);
+  }
+
+  function placeholder(item, kind) {
+    var mark = document.createElement("span");
+    mark.className = "thumb " + kind;
+    mark.setAttribute("aria-hidden", "true");
+    mark.textContent = kind === "thumb-refused" ? "✕" : "";
+    if (item.thumb.parentNode) item.thumb.parentNode.replaceChild(mark, item.thumb);
+    item.thumb = mark;
+  }
+
+  function showThumb(item, url) {
+    var img = item.thumb;
+    if (img.tagName !== "IMG") {
+      img = document.createElement("img");
+      img.alt = "";
+      item.thumb.parentNode.replaceChild(img, item.thumb);
+      item.thumb = img;
+    }
+    img.className = "thumb";
+    img.onload = null;
+    img.onerror = function () { placeholder(item, "thumb-none"); };
+    img.src = url;
+  }
+
+  // Refused or not sent: no bar pretending it is complete, no picture of something that is not one.
+  function showFailed(item, text, refused) {
+    item.bar.hidden = true;
+    item.bar.value = 0;
+    if (refused) placeholder(item, "thumb-refused");
+    setState(item, "error", text);
   }
 
   function setState(item, state, text) {
@@ -101,16 +136,19 @@
     var uploaded = count(["uploaded", "pending", "processing", "tagged", "failed"]);
     var duplicates = items.filter(function (item) { return item.duplicate; }).length;
     var refused = count(["error"]);
-    var tagging = count(["uploaded", "pending", "processing"]);
+    // The same words as each file's line: waiting for a worker (a backlog) is not being tagged.
+    var waiting = count(["uploaded", "pending"]);
+    var tagging = count(["processing"]);
     var tagged = count(["tagged"]);
     var failed = count(["failed"]);
     var parts = [uploaded + " of " + total + " uploaded" + (duplicates ? " (" + duplicates + " already in your library)" : "")];
     if (uploading) parts.push(uploading + " uploading");
     if (refused) parts.push(refused + " refused");
+    if (waiting) parts.push(waiting + " waiting for a worker");
     if (tagging) parts.push(tagging + " being tagged");
     if (tagged) parts.push(tagged + " tagged");
     if (failed) parts.push(failed + " failed to tag");
-    var text = (uploading || tagging ? "" : "Done: ") + parts.join(" · ") + ".";
+    var text = (uploading || waiting || tagging ? "" : "Done: ") + parts.join(" · ") + ".";
     if (summary.textContent !== text) summary.textContent = text;
   }
 
@@ -149,8 +187,8 @@
     if (item.file.size > maxBytes) {
       item.finishedUpload = true;
       setProgress(item, 0);
-      setState(item, "error", "Not uploaded: " + megabytes(item.file.size) + " is larger than the limit of " +
-        megabytes(maxBytes) + ".");
+      showFailed(item, "Not uploaded: " + megabytes(item.file.size) + " is larger than the limit of " +
+        megabytes(maxBytes) + ".", true);
       return;
     }
     active += 1;
@@ -192,7 +230,7 @@
       item.duplicate = status === 200;
       item.restored = status === 200 && data.restored_from_trash === true;
       link(item, data);
-      if (data.urls && data.urls.thumbnail_small) item.thumb.src = data.urls.thumbnail_small;
+      if (data.urls && data.urls.thumbnail_small) showThumb(item, data.urls.thumbnail_small);
       showStatus(item, data);
       schedulePoll();
       return;
@@ -207,12 +245,13 @@
       return;
     }
     item.finishedUpload = true;
-    setProgress(item, item.file.size);
+    setProgress(item, item.file.size);  // done with, for the overall bar
     // The server names the file in its message; the list already does.
     var message = A.problem(status, data);
     if (message.indexOf(item.file.name + ": ") === 0) message = message.slice(item.file.name.length + 2);
-    setState(item, "error", (status === 0 || status === 401 || status === 403 || status >= 500 ? "Not uploaded: " : "Refused: ") + message);
-    if (status === 0 || status === 401 || status === 403 || status >= 500 || status === 429) addRetry(item);
+    var notSent = status === 0 || status === 401 || status === 403 || status >= 500;
+    showFailed(item, (notSent ? "Not uploaded: " : "Refused: ") + message, !notSent && status !== 429);
+    if (notSent || status === 429) addRetry(item);
   }
 
   function addRetry(item) {
@@ -225,6 +264,7 @@
       button.remove();
       item.finishedUpload = false;
       item.attempts = 0;
+      item.bar.hidden = false;
       setProgress(item, 0);
       setState(item, "queued", "Waiting to upload");
       pump();

@@ -54,10 +54,11 @@ def docker_compose(*args: str, env: dict[str, str] | None = None) -> subprocess.
 
 
 def test_compose_file_is_valid_for_compose_with_every_profile():
-    result = docker_compose("--profile", "gpu", "--profile", "monitoring", "config", "--services", env=COMPOSE_ENV)
+    result = docker_compose("--profile", "gpu", "--profile", "monitoring", "--profile", "s3", "config", "--services",
+                            env=COMPOSE_ENV)
     assert result.returncode == 0, result.stderr
     assert set(result.stdout.split()) == {"db", "redis", "migrate", "web", "worker", "webhook-worker", "worker-gpu",
-                                         "scheduler", "flower"}
+                                         "scheduler", "flower", "s3", "s3-bucket"}
 
 
 def test_compose_refuses_to_start_without_secrets():
@@ -108,6 +109,14 @@ def test_compose_stack_has_what_production_needs():
     assert cpu[cpu.index("-Q") + 1] == "${CPU_WORKER_QUEUES:-detection,detection-bulk,celery}"  # both lanes
     assert services["flower"]["profiles"] == ["monitoring"]
     assert services["flower"]["ports"][0].startswith("127.0.0.1:")  # never on a public interface
+    # Object storage next to the stack (profile s3): its own volume, loopback only, the bucket made once it is up.
+    store = services["s3"]
+    assert store["profiles"] == ["s3"] and "s3data:/data" in store["volumes"]
+    assert store["ports"][0].startswith("127.0.0.1:") and "/healthz" in store["healthcheck"]["test"][1]
+    assert "-s3.config=/tmp/s3.json" in store["command"][0] and "AWS_ACCESS_KEY_ID" in store["environment"]
+    bucket = services["s3-bucket"]
+    assert bucket["profiles"] == ["s3"] and bucket["depends_on"]["s3"]["condition"] == "service_healthy"
+    assert "create_bucket" in bucket["command"][2]
 
 
 def test_every_variable_compose_passes_is_one_the_app_reads():

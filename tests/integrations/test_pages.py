@@ -127,6 +127,15 @@ def test_add_webhook_explains_refusals(web_client, settings, data, message):
     assert not Webhook.objects.exists()
 
 
+def test_add_webhook_refuses_a_url_already_registered(web_client, user, allow_loopback):
+    url = reverse("integrations-webhooks")
+    assert web_client.post(url, {"url": HOOK_URL, "events": ["asset.tagged"]}).status_code == 200
+    again = web_client.post(url, {"url": HOOK_URL, "events": ["asset.failed"]})
+    assert again.status_code == 400
+    assert f"You already have a webhook for {HOOK_URL}" in again.content.decode()
+    assert Webhook.objects.filter(owner=user).count() == 1
+
+
 def test_webhook_detail_actions_and_delivery_log(
     web_client, user, allow_loopback, monkeypatch, django_capture_on_commit_callbacks
 ):

@@ -575,9 +575,9 @@ def test_webhook_crud_and_secret(api_client, user, receiver, loopback_allowed):
 
 def test_webhook_count_is_capped(api_client, user, receiver, loopback_allowed, settings):
     settings.WEBHOOK_MAX_PER_USER = 2
-    for _ in range(2):
-        assert api_client.post("/api/webhooks/", {"url": receiver.url}, format="json").status_code == 201
-    response = api_client.post("/api/webhooks/", {"url": receiver.url}, format="json")
+    for n in range(2):  # two targets (the same URL twice is refused for another reason)
+        assert api_client.post("/api/webhooks/", {"url": f"{receiver.url}?n={n}"}, format="json").status_code == 201
+    response = api_client.post("/api/webhooks/", {"url": f"{receiver.url}?n=3"}, format="json")
     assert response.status_code == 400 and "delete one first" in response.json()["detail"]
 
 
@@ -636,3 +636,40 @@ def test_delivery_goes_on_to_the_next_checked_address_when_one_refuses(receiver)
     refused = webhooks.post(target=webhooks.Target("http", "127.0.0.1", parts.port, parts.path, ("127.0.0.2",)),
                             body=b"{}", headers={}, timeout=5, max_excerpt=100)
     assert refused.status_code is None and "refused" in refused.error.lower()
+
+
+def test_the_same_url_twice_is_refused_with_a_reason(api_client, other_api_client, settings):
+    """One hook per target (scheme and host case and a default port do not make another one); a
+    second would deliver every event twice. Another user's hook is no obstacle."""
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    first = api_client.post("/api/webhooks/", {"url": "http://127.0.0.1:9/hook"}, format="json")
+    assert first.status_code == 201, first.content
+    for same in ("http://127.0.0.1:9/hook", "HTTP://127.0.0.1:9/hook", " http://127.0.0.1:9/hook "):
+        again = api_client.post("/api/webhooks/", {"url": same}, format="json")
+        assert again.status_code == 400, again.content
+        body = again.json()
+        assert "url" in body["errors"] and "You already have a webhook for http://127.0.0.1:9/hook" in body["detail"]
+    assert api_client.post("/api/webhooks/", {"url": "http://127.0.0.1:9/other"}, format="json").status_code == 201
+    assert other_api_client.post("/api/webhooks/", {"url": "http://127.0.0.1:9/hook"}, format="json").status_code == 201
+    # Changing one hook's URL to another's is the same mistake; keeping its own URL is not.
+    other = Webhook.objects.get(url="http://127.0.0.1:9/other")
+    moved = api_client.patch(f"/api/webhooks/{other.pk}/", {"url": "http://127.0.0.1:9/hook"}, format="json")
+    assert moved.status_code == 400 and "already have a webhook" in moved.json()["detail"]
+    kept = api_client.patch(f"/api/webhooks/{other.pk}/", {"url": "http://127.0.0.1:9/other"}, format="json")
+    assert kept.status_code == 200
+    assert Webhook.objects.count() == 3
+
+
+@pytest.mark.parametrize(
+    "a, b, same",
+    [
+        ("https://example.com/hook", "https://EXAMPLE.com:443/hook", True),
+        ("http://example.com", "http://example.com/", True),
+        ("https://example.com/hook", "https://example.com/hook?x=1", False),
+        ("https://example.com:8443/hook", "https://example.com/hook", False),
+        ("http://example.com/hook", "https://example.com/hook", False),
+        ("https://example.com/Hook", "https://example.com/hook", False),
+    ],
+)
+def test_which_urls_are_the_same_target(a, b, same):
+    assert (services._target_key(a) == services._target_key(b)) is same

@@ -103,6 +103,16 @@ def test_accept_reject_relabel(api_client, tagged):
     assert tagged.detections.get(pk=cat.pk).label.name == "kitten"
 
 
+def test_review_queue_count_is_the_users_own(api_client, other_api_client, tagged, foreign):
+    """What the queue page shows after each review: the server's count, never another user's."""
+    assert api_client.get("/api/review/queue/").json() == {"count": 2}  # dog and cat, unreviewed
+    dog = tagged.detections.get(label__name="dog")
+    assert api_client.patch(f"/api/detections/{dog.pk}/", {"review": "accepted"}, format="json").status_code == 200
+    assert api_client.get("/api/review/queue/").json() == {"count": 1}
+    assert other_api_client.get("/api/review/queue/").json() == {"count": 1}  # the other user's car
+    assert APIClient().get("/api/review/queue/").status_code == 401
+
+
 @pytest.mark.parametrize(
     "body", [{}, {"review": "unreviewed"}, {"review": "maybe"}, {"label": ""}, {"review": None}]
 )

@@ -557,7 +557,7 @@ def test_facet_toggle_for_a_label_parameter_and_sort(web_client, library):
 
 def test_library_page_says_when_a_label_does_not_exist(web_client, library):
     page = web_client.get(reverse("library"), {"q": "dgo OR cat"}).content.decode()
-    assert "No picture has a label called <q>dgo</q>." in page
+    assert "No picture has a label called <q>dgo</q>: did you mean" in page  # dog (search/suggestions.py)
     assert "label called" not in web_client.get(reverse("library"), {"q": "cats"}).content.decode()
 
 

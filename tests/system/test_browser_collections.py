@@ -135,7 +135,8 @@ def test_hearts_collections_select_all_zip_and_share_links(browser, live_server,
     heart.click()
     page.locator('button.heart-toggle.is-on[aria-pressed="true"]').first.wait_for()
     assert page.url.endswith("/?q=circle")  # no page load: the script used the API
-    page.wait_for_function("() => !document.querySelector('#live').textContent.includes('…')")
+    # The heart turns at once; the server's answer is announced (then the row is saved).
+    page.wait_for_function("() => document.querySelector('#live').textContent.includes('Added to favourites')")
     assert Asset.objects.get(pk=assets["harbour.png"].pk).favorite is True
 
     # --- select all matching (4 circles, 2 loaded), add to a new collection ------------------------

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
         ('media', '0004_asset_favorite_trash'),
-        ('tagging', '0004_detection_suggested_label'),
+        ('tagging', '0005_label_counts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,185 @@
+"""The per-owner label summary (LabelCount) stays exactly equal to a fresh count of the tags after every
+write path: tagging, review, manual tags, bulk actions, trash/restore/purge/delete, COCO import, a real
+worker. PostgreSQL only (the triggers live there; SQLite counts facets from the tags)."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import time
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+
+from integrations.coco import coco_import
+from media.models import Asset, TaggingStatus
+from media.services import asset_delete, asset_restore, asset_trash, trash_empty, trash_purge
+from review.services import (
+    asset_manual_tags_set,
+    assets_bulk_action,
+    detection_add_manual,
+    detection_delete,
+    detection_review,
+)
+from search.selectors import label_facets
+from tagging.boxes import Box
+from tagging.label_counts import label_counts_compact, label_counts_of
+from tagging.models import Detection, LabelCount
+from testkit.shapes import three_shapes_scene
+from tests.images import upload
+from tests.tagged_assets import make_asset, tag
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the label summary is kept by PostgreSQL triggers"
+)
+
+
+def recount() -> dict[int, dict[int, int]]:
+    """Owner -> label id -> assets outside the trash with that tag, counted afresh."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.owner_id, t.label_id, count(*) FROM tagging_assettag t JOIN media_asset a ON a.id = t.asset_id"
+            " WHERE a.trashed_at IS NULL GROUP BY t.owner_id, t.label_id"
+        )
+        counted: dict[int, dict[int, int]] = {}
+        for owner_id, label_id, count in cursor.fetchall():
+            counted.setdefault(owner_id, {})[label_id] = count
+    return counted
+
+
+def summary() -> dict[int, dict[int, int]]:
+    owners = set(LabelCount.objects.values_list("owner_id", flat=True))
+    return {owner: counts for owner in owners if (counts := label_counts_of(owner_id=owner))}
+
+
+def assert_exact(step: str) -> None:
+    expected = recount()
+    assert summary() == expected, f"after {step}"
+    assert expected, f"after {step}: nothing counted, the check would prove nothing"
+
+
+@pytest.mark.django_db
+def test_summary_equals_a_recount_after_every_write_path(user, other_user):
+    box = Box(10, 10, 50, 40)
+    first = make_asset(user, color=(1, 2, 3), name="first.png")
+    second = make_asset(user, color=(4, 5, 6), name="second.png")
+    theirs = make_asset(other_user, color=(7, 8, 9), name="theirs.png")
+    tag(first, ("dog", 0.9, box), ("cat", 0.7, Box(100, 20, 30, 30)), ("dog", 0.8, Box(60, 50, 20, 20)))
+    tag(second, ("dog", 0.6, box), ("car", 0.95, box))
+    tag(theirs, ("car", 0.9, box))
+    assert_exact("tagging")
+    tag(first, ("horse", 0.9, box))  # re-tagging replaces the automatic detections
+    assert_exact("re-tagging")
+
+    horse = Detection.objects.get(asset=first, label__name="horse")
+    detection_review(detection=horse, accept=True)
+    assert_exact("accept")
+    detection_review(detection=horse, accept=True, label="zebra")
+    assert_exact("relabel")
+    car = Detection.objects.get(asset=second, label__name="car")
+    detection_review(detection=car, accept=False)
+    assert_exact("reject")
+    detection_review(detection=car, accept=True)
+    assert_exact("accept after reject")
+
+    manual = detection_add_manual(asset=second, label="bicycle", box=box)
+    assert_exact("manual tag added")
+    detection_delete(detection=manual)
+    assert_exact("manual tag removed")
+    asset_manual_tags_set(asset=first, labels=["tree", "sky"])
+    assert_exact("manual tags set")
+    asset_manual_tags_set(asset=first, labels=["sky"])
+    assert_exact("manual tags replaced")
+
+    mine = Asset.objects.filter(owner=user)
+    assets_bulk_action(assets=mine, action="add_tag", label="holiday")
+    assert_exact("bulk add tag")
+    assets_bulk_action(assets=mine, action="remove_tag", label="dog")
+    assert_exact("bulk remove tag")
+    assets_bulk_action(assets=mine, action="retag")
+    assert_exact("bulk retag (reset)")
+    assets_bulk_action(assets=Asset.objects.filter(pk=second.pk), action="delete")
+    assert_exact("bulk delete (to the trash)")
+    asset_restore(asset=Asset.all_objects.get(pk=second.pk))
+    assert_exact("restore")
+
+    # Tagging or tag changes while in the trash do not count, and restoring brings them in.
+    asset_trash(asset=second)
+    tag(second, ("giraffe", 0.9, box))
+    detection_add_manual(asset=Asset.all_objects.get(pk=second.pk), label="zoo")
+    assert_exact("tagged while in the trash")
+    asset_restore(asset=Asset.all_objects.get(pk=second.pk))
+    assert_exact("restored after tagging in the trash")
+
+    document = {
+        "images": [{"id": 1, "file_name": "theirs.png", "width": 200, "height": 100}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [5, 5, 20, 20]}],
+        "categories": [{"id": 1, "name": "kite"}],
+    }
+    coco_import(assets=Asset.objects.filter(owner=other_user), document=document, max_annotations=100)
+    assert_exact("COCO import")
+
+    asset_trash(asset=first)
+    trash_empty(assets=Asset.all_objects.filter(pk=first.pk))
+    assert_exact("trash emptied")
+    asset_trash(asset=second)
+    assert trash_purge(now=Asset.all_objects.get(pk=second.pk).trashed_at + timedelta(days=999)) == 1
+    assert_exact("trash purged")
+    asset_delete(asset=theirs)  # deleted for good without the trash (admin, tests)
+    third = make_asset(user, color=(3, 3, 3), name="third.png")
+    tag(third, ("dog", 0.9, box))
+    assert_exact("deleted outside the trash")
+
+    label_counts_compact(min_rows=1)
+    assert LabelCount.objects.filter(owner_id=user.pk).count() == 1
+    assert_exact("compaction")
+    get_user_model().objects.filter(pk=other_user.pk).delete()
+    assert_exact("user deleted")
+
+
+@pytest.mark.django_db
+def test_whole_library_facets_come_from_the_summary_and_match_the_live_count(user, tagged, foreign):
+    trashed = make_asset(user, color=(50, 60, 70), name="gone.png")
+    tag(trashed, ("dog", 0.9, Box(1, 1, 10, 10)), ("zebra", 0.9, Box(1, 1, 10, 10)))
+    asset_trash(asset=trashed)
+    queries: list[str] = []
+    with connection.execute_wrapper(lambda execute, sql, *args: queries.append(sql) or execute(sql, *args)):
+        facets = label_facets(user=user, query=None)
+    assert [(f.label, f.count) for f in facets] == [("cat", 1), ("dog", 1)]
+    assert any("tagging_labelcount" in sql for sql in queries) and not any("tagging_assettag" in sql for sql in queries)
+    assert [f.label for f in label_facets(user=user, query=None, prefix="do")] == ["dog"]
+    # A corrupted summary shows: the facets really are read from it.
+    LabelCount.objects.create(owner_id=user.pk, label_id=Detection.objects.filter(asset=tagged)[0].label_id, assets=5)
+    assert max(f.count for f in label_facets(user=user, query=None)) == 6
+
+
+@pytest.mark.django_db
+def test_the_migration_backfill_counts_existing_tags(user, tagged, foreign):
+    expected = recount()
+    LabelCount.objects.all().delete()
+    migration = importlib.import_module("tagging.migrations.0005_label_counts")
+    with connection.cursor() as cursor:
+        cursor.execute(migration.BACKFILL)
+    assert summary() == expected and expected
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_summary_stays_exact_while_a_real_worker_tags_uploads(api_client, user, worker, settings, worker_media):
+    settings.MEDIA_ROOT = worker_media
+    ids = []
+    for background in ((250, 250, 250), (200, 220, 240)):
+        buffer = io.BytesIO()
+        three_shapes_scene(background=background).image.save(buffer, "PNG")
+        response = api_client.post("/api/assets/", {"file": upload(buffer.getvalue(), "s.png")}, format="multipart")
+        assert response.status_code == 201, response.content
+        ids.append(response.json()["id"])
+    deadline = time.monotonic() + 120
+    while Asset.objects.filter(pk__in=ids, tagging_status=TaggingStatus.TAGGED).count() < len(ids):
+        assert time.monotonic() < deadline, worker.log
+        time.sleep(0.3)
+    assert_exact("tagging by the worker")
+    facets = label_facets(user=user, query=None)
+    assert sorted(f.count for f in facets) == sorted(recount()[user.pk].values()) and len(facets) >= 2
