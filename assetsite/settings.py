@@ -404,6 +404,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # Detection tasks' queue; GPU fleets give theirs a name of its own (e.g. detection-gpu).
 TAGGING_QUEUE = env_str("TAGGING_QUEUE", "detection")
+# Bulk re-tags' queue (the bulk lane's tokens; see tagging/lanes.py). Workers consume both queues; one
+# started with -Q detection-bulk alone serves bulk work (and takes fresh work first when there is any).
+TAGGING_BULK_QUEUE = env_str("TAGGING_BULK_QUEUE", "detection-bulk")
 # Webhook deliveries wait on other people's servers (up to three addresses × WEBHOOK_TIMEOUT each): they
 # get a queue and a worker of their own, so a slow receiver never holds up detection.
 WEBHOOK_QUEUE = env_str("WEBHOOK_QUEUE", "webhooks")
@@ -413,6 +416,7 @@ COCO_IMPORT_QUEUE = env_str("COCO_IMPORT_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
 CELERY_TASK_ROUTES = {
     "tagging.tasks.detect_objects": {"queue": TAGGING_QUEUE},
     "integrations.tasks.import_coco": {"queue": COCO_IMPORT_QUEUE},  # exact names win over the pattern
+    "tagging.tasks.tag_next": {"queue": TAGGING_BULK_QUEUE},
     "integrations.tasks.*": {"queue": WEBHOOK_QUEUE},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -450,6 +454,9 @@ TAGGING_SWEEP_INTERVAL = env_int("TAGGING_SWEEP_INTERVAL", 60, minimum=1)
 TAGGING_UNQUEUED_GRACE = env_int("TAGGING_UNQUEUED_GRACE", 30, minimum=0)
 # ...and ones that did, but are still pending, after this many (a long backlog is not a loss).
 TAGGING_REQUEUE_AFTER = env_int("TAGGING_REQUEUE_AFTER", 3600, minimum=1)
+# Bulk-lane messages in flight at once: at least the worker processes that take bulk work, so none
+# waits idle; few, so fresh uploads and other users' turns are never stuck behind a long line.
+TAGGING_BULK_IN_FLIGHT = env_int("TAGGING_BULK_IN_FLIGHT", 4, minimum=1)
 TAGGING_PROCESSING_TIMEOUT = env_int("TAGGING_PROCESSING_TIMEOUT", TAGGING_TIME_LIMIT + 60, minimum=1)
 if TAGGING_TIME_LIMIT <= TAGGING_SOFT_TIME_LIMIT:
     raise ImproperlyConfigured("TAGGING_TIME_LIMIT must be larger than TAGGING_SOFT_TIME_LIMIT.")

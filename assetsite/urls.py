@@ -16,6 +16,7 @@ from library.trash_api import TrashItemView, TrashListView, TrashRestoreView
 from media.api import AssetOriginalView, AssetThumbnailView
 from review.api import AssetBulkView, AssetDetectionsView, DetectionCropView, DetectionView, ReviewQueueCountView
 from search.api import LabelFacetView
+from tagging.api import TaggingStatusView
 
 # The API in one place; each app's pages come from its own urls module.
 router = DefaultRouter()
@@ -46,6 +47,7 @@ api_urls = [
     path("import/coco/jobs/<str:job_id>/", CocoImportJobView.as_view(), name="coco-import-job"),
     *router.urls,
     path("labels/", LabelFacetView.as_view(), name="labels"),
+    path("status/", TaggingStatusView.as_view(), name="tagging-status"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file (docs/?script=), not inline: the CSP allows no inline script.
     path(

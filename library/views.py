@@ -38,6 +38,7 @@ from search.selectors import SORTS, label_facets
 from search.suggestions import unknown_labels
 from search.timeline import InvalidMonth
 from tagging.models import AssetTag, Detection, ReviewState
+from tagging.progress import tagging_progress
 from tagging.selectors import asset_detections, asset_tags, label_names_of
 from tagging.templatetags.tagging_ui import label_colors
 
@@ -85,6 +86,8 @@ class LibraryView(LoginRequiredMixin, View):
             "here": request.path + (f"?{params.urlencode()}" if params else ""),
             "trash_days": settings.TRASH_DAYS,
             "viewing": viewing,
+            # "12 waiting · about 40 s" while the user's tagging is not done; static/js/library.js updates it.
+            "tagging_summary": tagging_progress(user=request.user, with_positions=False).summary,
         }
         if not filterset.is_valid():
             error = filterset.query_error

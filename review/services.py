@@ -20,8 +20,8 @@ from tagging.box_index import NearBoxIndex
 from tagging.boxes import Box
 from tagging.labels import normalize_label
 from tagging.models import Detection, DetectionSource, Label, ReviewState
-from tagging.services import label_get_or_create, labels_for, tagging_reset, tags_rebuild
-from tagging.tasks import tagging_enqueue
+from tagging.services import label_get_or_create, labels_for, tags_rebuild
+from tagging.tasks import bulk_retag
 
 # An imported box this close to an existing one of the same label is the same object.
 IMPORT_DUPLICATE_IOU = 0.9
@@ -129,12 +129,9 @@ def asset_manual_tags_set(*, asset: Asset, labels: Iterable[str]) -> Asset:
 
 
 def assets_retag(*, assets: QuerySet[Asset]) -> int:
-    """Reset the assets to pending and queue them once committed; detections stay until replaced."""
-    ids = list(assets.values_list("pk", flat=True))
-    with transaction.atomic():
-        count = tagging_reset(assets=Asset.objects.filter(pk__in=ids))
-        transaction.on_commit(lambda: tagging_enqueue(asset_ids=ids), robust=True)
-    return count
+    """Re-tag the assets in the bulk lane (after fresh uploads, users taking turns); detections stay
+    until replaced. How many wait for it (an asset still waiting for its first tagging stays in the fresh lane)."""
+    return bulk_retag(asset_ids=list(assets.values_list("pk", flat=True)))
 
 
 def assets_delete(*, assets: QuerySet[Asset]) -> int:

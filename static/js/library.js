@@ -209,14 +209,26 @@
   var STATUS_WORDS = { pending: "Pending", processing: "Processing", tagged: "Tagged", failed: "Failed" };
   var pollTimer = null;
 
+  // "12 waiting · about 40 s": the user's whole queue, not only the cards on this page.
+  var queueLine = document.getElementById("queue-status");
+
+  function refreshQueue() {
+    if (!queueLine) return Promise.resolve();
+    return A.api("GET", queueLine.getAttribute("data-api-url")).then(function (result) {
+      if (!result.ok || !result.data) return;
+      if (queueLine.textContent !== result.data.summary) queueLine.textContent = result.data.summary;
+      queueLine.hidden = !result.data.summary;
+    });
+  }
+
   function watchPending() {
     if (pollTimer !== null) return;
     var waiting = grid.querySelectorAll('.card[data-status=pending], .card[data-status=processing]');
-    if (!waiting.length) return;
+    if (!waiting.length && !(queueLine && !queueLine.hidden)) return;
     pollTimer = setTimeout(function () {
       pollTimer = null;
       var cards = Array.prototype.slice.call(grid.querySelectorAll('.card[data-status=pending], .card[data-status=processing]'), 0, 24);
-      Promise.all(cards.map(function (card) {
+      Promise.all([refreshQueue()].concat(cards.map(function (card) {
         return A.api("GET", card.getAttribute("data-api-url")).then(function (result) {
           if (!result.ok || !result.data) return;
           var status = result.data.status;
@@ -230,7 +242,7 @@
             result.data.tags.slice(0, 5).forEach(function (tag) { chips.appendChild(A.chip(tag.label, tag.count)); });
           }
         });
-      })).then(watchPending);
+      }))).then(watchPending);
     }, 2500);
   }
   watchPending();

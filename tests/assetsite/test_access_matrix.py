@@ -261,6 +261,8 @@ TABLE: dict[str, Row] = {
     }),
     "api:coco-import-job": Row("/api/import/coco/jobs/{coco_job}/", {"GET": API_OBJECT}),
     "api:labels": Row("/api/labels/", {"GET": (401, 200, 200, 200)}, scoped=True),
+    # Counts only the caller's own work; asking for another user's asset's place is a 404.
+    "api:tagging-status": Row("/api/status/?asset={asset}", {"GET": (401, 200, 404, 404)}),
     # Each user's own count (a number: nothing of the owner's to leak; tests/review/test_api.py checks it).
     "api:review-queue": Row("/api/review/queue/", {"GET": (401, 200, 200, 200)}),
     "api:webhook-list": Row("/api/webhooks/", {"GET": (401, 200, 200, 200), "POST": (401, 400, 400, 400)},
