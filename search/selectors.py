@@ -271,6 +271,8 @@ def _to_q(node: Node, label_ids: dict[str, int]) -> Q:
             return Q(tagging_status=node.value)
         if node.field == "format":
             return Q(format=node.value)
+        if node.field == "kind":
+            return Q(kind=node.value)
         # A rejected detection is not a tag, so it does not make an asset "manual" or "auto".
         detections = Detection.objects.filter(asset_id=OuterRef("pk"), source=node.value).exclude(
             review=ReviewState.REJECTED
