@@ -33,7 +33,7 @@ from search.nodes import InCollection, LabelTerm, positive_labels, selected_labe
 from search.query import toggle_label
 from search.selectors import SORTS, label_facets
 from tagging.models import AssetTag, Detection, ReviewState
-from tagging.selectors import asset_detections, asset_tags, label_names_of
+from tagging.selectors import asset_detections, asset_tags, asset_tracks, label_names_of
 from tagging.templatetags.tagging_ui import label_colors
 
 
@@ -158,7 +158,45 @@ def _box_style(detection: Detection, width: int, height: int) -> str:
     )
 
 
-def asset_page_context(asset: Asset, *, user: Any, add_form: ManualTagForm | None = None) -> dict[str, Any]:
+def video_context(asset: Asset, *, start_at: str | None = None) -> dict[str, Any]:
+    """A video's tracks for the player (boxes as JSON for video.js) and the per-label timeline rows."""
+    if not asset.is_video:
+        return {}
+    tracks = asset_tracks(asset=asset)
+    visible = [track for track in tracks if track.review != ReviewState.REJECTED]
+    duration = max(asset.duration or 0.0, max((t.end for t in visible), default=0.0), 0.001)
+    step = 1 / settings.VIDEO_SAMPLE_FPS
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for track in visible:
+        # A track covers its samples: half a step either side, so a one-sample track still shows.
+        left = max(track.start - step / 2, 0.0) / duration * 100
+        right = min(track.end + step / 2, duration) / duration * 100
+        rows.setdefault(track.label.name, []).append(
+            {"track": track, "start": track.start, "end": track.end,
+             "left": f"{left:.3f}", "width": f"{max(right - left, 0.5):.3f}"}
+        )
+    try:
+        seek = min(max(float(start_at or ""), 0.0), duration)
+    except ValueError:
+        seek = None
+    return {
+        "tracks": tracks,
+        "timeline": sorted(rows.items()),
+        "tracks_data": {
+            "step": step,
+            "tracks": [
+                {"id": t.pk, "label": t.label.name, "start": t.start, "end": t.end, "confidence": t.confidence,
+                 "boxes": t.boxes}
+                for t in visible
+            ],
+        },
+        "start_at": seek,
+    }
+
+
+def asset_page_context(
+    asset: Asset, *, user: Any, add_form: ManualTagForm | None = None, start_at: str | None = None
+) -> dict[str, Any]:
     detections = asset_detections(asset=asset)
     visible = [d for d in detections if d.review != ReviewState.REJECTED]
     legend: dict[str, int] = {}
@@ -192,6 +230,7 @@ def asset_page_context(asset: Asset, *, user: Any, add_form: ManualTagForm | Non
         "rendition_max_side": settings.RENDITION_MAX_SIDE,
         "rendition_width": min(asset.width, 1600),
         "rendition_height": "",
+        **video_context(asset, start_at=start_at),
     }
 
 
@@ -202,7 +241,8 @@ class AssetDetailView(LoginRequiredMixin, View):
 
     def get(self, request: HttpRequest, asset_id: Any) -> HttpResponse:
         asset = owned_asset_or_404(request, asset_id)
-        return render(request, self.template_name, asset_page_context(asset, user=request.user))
+        context = asset_page_context(asset, user=request.user, start_at=request.GET.get("t"))
+        return render(request, self.template_name, context)
 
 
 class DetectionAddView(LoginRequiredMixin, View):
