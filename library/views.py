@@ -31,7 +31,7 @@ from review.services import assets_retag, detection_add_manual
 from search.filters import AssetFilter
 from search.nodes import InCollection, LabelTerm, positive_labels, selected_labels, walk
 from search.query import toggle_label
-from search.selectors import SORTS, label_facets
+from search.selectors import SORTS, first_moments, label_facets
 from tagging.models import AssetTag, Detection, ReviewState
 from tagging.selectors import asset_detections, asset_tags, asset_tracks, label_names_of
 from tagging.templatetags.tagging_ui import label_colors
@@ -90,6 +90,10 @@ class LibraryView(LoginRequiredMixin, View):
             context["filter_errors"] = [str(invalid)]
             return render(request, self.template_name, context, status=400)
         query = filterset.search_query
+        # A video hit opens at the first moment the searched labels are on screen.
+        starts = first_moments(assets=page.items, query=query)
+        for asset in page.items:
+            asset.first_moment = starts.get(asset.pk)
         facets = self._facets(request, filterset)
         context.update(
             assets=page.items,

@@ -37,6 +37,7 @@ from search.nodes import (
     Node,
     Not,
     Or,
+    moment_labels,
     positive_labels,
     required_labels,
     walk_deep,
@@ -44,7 +45,7 @@ from search.nodes import (
 from search.query import CollectionRef, QueryError, parse_query
 from tagging.coco_categories import COCO_LABELS
 from tagging.labels import normalize_label
-from tagging.models import AssetTag, Detection, Label, ReviewState
+from tagging.models import AssetTag, Detection, Label, ReviewState, Track
 
 Sort = Literal["newest", "oldest", "confidence", "objects"]
 SORTS: dict[str, str] = {
@@ -408,3 +409,22 @@ def label_facets(
     facets = sorted((Facet(label=names[pk], count=count) for pk, count in counts.items() if pk in names),
                     key=lambda facet: (-facet.count, facet.label))  # fmt: skip
     return facets[: max(1, min(limit, MAX_FACETS))]
+
+
+def first_moments(*, assets: Sequence[Asset], query: Node | None) -> dict[Any, float]:
+    """For the videos among ``assets``: when the first track of a label the search asks for starts
+    (tracks that meet the term's confidence condition, rejected ones left out), so a hit opens there."""
+    wanted = moment_labels(query)
+    videos = [asset.pk for asset in assets if asset.is_video]
+    if not wanted or not videos:
+        return {}
+    found: dict[Any, float] = {}
+    tracks = (
+        Track.objects.filter(asset_id__in=videos, label__name__in=list(wanted))
+        .exclude(review=ReviewState.REJECTED)
+        .values_list("asset_id", "label__name", "start", "confidence")
+    )
+    for asset_id, label, start, confidence in tracks:
+        if all(condition.accepts(confidence) for condition in wanted[label]):
+            found[asset_id] = min(found.get(asset_id, start), start)
+    return found

@@ -64,3 +64,17 @@ def test_a_rejected_track_leaves_the_timeline(web_client, api_client, video):
     html = web_client.get(f"/assets/{video.pk}/").content.decode()
     assert '<span class="timeline-label">circle</span>' not in html
     assert "track-row is-rejected" in html
+
+
+def test_a_search_hit_opens_at_the_first_matching_moment(web_client, video):
+    def card_link(query: str) -> str:
+        html = web_client.get("/", {"q": query}).content.decode()
+        card = html[html.index(f'id="card-{video.pk}"'):]
+        return re.search(r'<a href="([^"]+)" class="card-link">', card)[1]
+
+    squares = sorted(Track.objects.filter(asset=video, label__name="square").values_list("start", flat=True))
+    assert card_link("square") == f"/assets/{video.pk}/?t={squares[0]:.3f}"
+    # The first square track rejected: the hit opens at the one that came back.
+    Track.objects.filter(asset=video, label__name="square", start=squares[0]).update(review="rejected")
+    assert card_link("square") == f"/assets/{video.pk}/?t={squares[1]:.3f}"
+    assert card_link("kind:video") == f"/assets/{video.pk}/"  # no label searched: from the start
