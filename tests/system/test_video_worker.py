@@ -184,7 +184,8 @@ def test_the_worker_makes_a_web_playable_proxy_of_an_hevc_video_only(api_client,
     clip = three_shapes_clip(background=((210, 200, 230), (160, 150, 190)))
     web = post_video(api_client, encode(clip, codec="h264"), "web.mp4")
     phone = post_video(api_client, encode(clip, codec="hevc"), "phone.mp4")  # Chromium cannot play HEVC
-    assert (failed := wait_for(web)).tagging_status == TaggingStatus.TAGGED, f"{failed.tagging_error}\n{video_worker.log}"
+    tagged = wait_for(web)
+    assert tagged.tagging_status == TaggingStatus.TAGGED, f"{tagged.tagging_error}\n{video_worker.log}"
     assert wait_for(phone).tagging_status == TaggingStatus.TAGGED, video_worker.log
     asset = wait_for_proxy(phone)
     assert asset.video_proxy.name.startswith("proxies/"), video_worker.log
