@@ -414,7 +414,7 @@ class AssetRenditionView(FileView):
         return response
 
 
-SIGNABLE = ["original", "thumbnail_small", "thumbnail_large", "rendition", "crop"]
+SIGNABLE = ["original", "thumbnail_small", "thumbnail_large", "rendition", "crop", "proxy"]
 
 
 class SignedUrlRequestSerializer(serializers.Serializer):
@@ -467,6 +467,11 @@ class AssetSignedUrlView(APIView):
                 raise ApiError("detection: give the id of one of this asset's detections with a box.", code="invalid",
                                extra={"parameter": "detection"})
             path = reverse("api:detection-crop", args=[detection.pk])
+        elif data["file"] == "proxy":
+            if not asset.video_proxy.name:
+                raise ApiError("file: this asset has no web-playable proxy (see urls.proxy).", code="invalid",
+                               extra={"parameter": "file"})
+            path = reverse("api:asset-proxy", args=[asset.pk])
         else:
             path = asset_file_paths(asset)[data["file"]]
         url, expires = signing.sign(path, params, lifetime=lifetime)

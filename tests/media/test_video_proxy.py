@@ -149,6 +149,13 @@ def test_a_stored_proxy_is_served_to_the_owner_only_with_range_listed_and_delete
     assert part.status_code == 206 and part["Content-Range"] == f"bytes 100-299/{len(data)}"
     assert b"".join(part.streaming_content) == data[100:300]
     assert api_client.get(f"/api/assets/{web.pk}/proxy/").status_code == 404
+    # A signed URL opens it without a token (a <video src> elsewhere); a video without a proxy is a 400.
+    signed = api_client.post(f"/api/assets/{asset.pk}/signed-urls/", {"file": "proxy"}, format="json")
+    assert signed.status_code == 201, signed.content
+    anonymous = client.get(signed.json()["url"], HTTP_RANGE="bytes=0-99")
+    assert anonymous.status_code == 206 and b"".join(anonymous.streaming_content) == data[:100]
+    refused = api_client.post(f"/api/assets/{web.pk}/signed-urls/", {"file": "proxy"}, format="json")
+    assert refused.status_code == 400 and "proxy" in refused.json()["detail"]
 
     # The page's player lists the proxy after the original; another user gets 404 everywhere.
     client.force_login(owner)
