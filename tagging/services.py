@@ -448,7 +448,7 @@ def tracks_replace(*, asset_id: uuid.UUID | str, tracks: Sequence[TrackData], in
             Asset.objects.filter(pk=asset.pk).update(
                 tagging_status=TaggingStatus.TAGGED, tagging_error="", tagged_at=now, updated_at=now
             )
-            _announce(asset.pk, TaggingStatus.TAGGED)
+            _announce(asset, TaggingStatus.TAGGED)
     return run
 
 
