@@ -168,3 +168,25 @@ class LabelCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner_id}/{self.label_id}: {self.assets:+d}"
+
+
+class LabelPairCount(models.Model):
+    """How many of an owner's assets outside the trash carry both ``label`` and ``other`` (two different
+    labels; each pair is stored both ways round): the sum of ``assets`` over the rows.
+
+    Delta rows from the same PostgreSQL triggers as ``LabelCount`` (migration 0007); they give the
+    facets of a one-label search ("dog": which other labels its pictures carry) without counting tags.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    label = models.ForeignKey(Label, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    other = models.ForeignKey(Label, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    assets = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "label"], name="label_pair_owner_label")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}/{self.label_id}+{self.other_id}: {self.assets:+d}"
