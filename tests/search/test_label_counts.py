@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import importlib
 import io
+import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, transaction
 
 from integrations.coco import coco_import
 from media.models import Asset, TaggingStatus
@@ -27,7 +29,7 @@ from review.services import (
 from search.selectors import label_facets, query_parse
 from tagging.boxes import Box
 from tagging.label_counts import label_counts_compact, label_counts_of, label_pairs_of
-from tagging.models import Detection, LabelCount, LabelPairCount
+from tagging.models import AssetTag, Detection, Label, LabelCount, LabelPairCount
 from testkit.shapes import three_shapes_scene
 from tests.images import upload
 from tests.tagged_assets import make_asset, tag
@@ -242,3 +244,43 @@ def test_one_label_facets_come_from_the_pair_summary_and_match_the_live_count(us
     dog_id = Detection.objects.filter(label__name="dog")[0].label_id
     LabelPairCount.objects.create(owner_id=user.pk, label_id=dog_id, other_id=cat_id, assets=5)
     assert ("cat", 7) in [(f.label, f.count) for f in label_facets(user=user, query=dog)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pairs_stay_exact_when_two_transactions_tag_one_asset_at_once(user):
+    """Each side's trigger cannot see the other's uncommitted tag; the asset lock makes the later one
+    wait and then count the pair (with FOR SHARE both would miss it)."""
+    asset = make_asset(user)
+    dog, cat = (Label.objects.get_or_create(name=name)[0] for name in ("dog", "cat"))
+    first_inserted, second_started = threading.Event(), threading.Event()
+    finished: dict[str, float] = {}
+    errors: list[BaseException] = []
+
+    def add(label: Label, *, before_commit: Callable[[], None]) -> None:
+        try:
+            with transaction.atomic():
+                AssetTag.objects.create(asset=asset, owner=user, label=label, confidence=0.9, count=1)
+                before_commit()
+            finished[label.name] = time.monotonic()
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def hold() -> None:
+        first_inserted.set()
+        second_started.wait(10)
+        time.sleep(0.5)  # the second insert is now waiting in its trigger
+
+    first = threading.Thread(target=add, args=(dog,), kwargs={"before_commit": hold})
+    first.start()
+    assert first_inserted.wait(10)
+    second = threading.Thread(target=add, args=(cat,), kwargs={"before_commit": lambda: None})
+    second_started.set()
+    second.start()
+    first.join(20)
+    second.join(20)
+    assert not errors
+    assert finished["cat"] >= finished["dog"], "the second tag writer did not wait for the first"
+    assert recount_pairs() == {(user.pk, dog.pk): {cat.pk: 1}, (user.pk, cat.pk): {dog.pk: 1}}
+    assert pair_summary() == recount_pairs()
