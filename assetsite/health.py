@@ -71,7 +71,8 @@ def _broker(*, lengths: bool) -> Callable[[], dict[str, Any]]:
             queued: dict[str, int] = {}
             if lengths and conn.transport.driver_type == "redis":
                 client = conn.default_channel.client
-                queued = {queue: int(client.llen(queue)) for queue in (settings.TAGGING_QUEUE, "celery")}
+                names = (settings.TAGGING_QUEUE, settings.TAGGING_BULK_QUEUE, "celery")
+                queued = {queue: int(client.llen(queue)) for queue in names}
         return {"transport": str(transport), "queued": queued}
 
     return check

@@ -108,6 +108,18 @@ def _beyond(ordering: list[str], values: list[Any], *, backwards: bool) -> Q:
     return Q(**{f"{first}__{'lte' if first_descending else 'gte'}": values[0]}) & result
 
 
+def keyset_cursor(*, queryset: QuerySet, values: list[Any]) -> str:
+    """A forward cursor that starts a page just after ``values`` (one per field of the queryset's
+    ordering): the timeline uses it to jump to a month."""
+    ordering = _ordering(queryset)
+    if len(values) != len(ordering):
+        raise ValueError(f"{len(ordering)} values needed for {ordering}")
+    payload = json.dumps(
+        {"o": ordering, "v": [_encode_value(value) for value in values], "b": False}, separators=(",", ":")
+    )
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
 def keyset_page(*, queryset: QuerySet, cursor: str | None, size: int) -> KeysetPage:
     """One page of an ordered queryset; cursors hold the sort key of an edge row, not an offset,
     so rows added or removed elsewhere do not shift later pages.

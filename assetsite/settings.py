@@ -336,6 +336,10 @@ REST_FRAMEWORK = {
         "anon": env_str("API_THROTTLE_ANON", "60/min"),
         # Bulk actions and COCO imports/exports: few requests, each touching many assets.
         "bulk": env_str("API_THROTTLE_BULK", "60/min"),
+        # Single actions that make a worker busy, from the API and the pages alike: re-tag one asset, a
+        # webhook test delivery (it can hold the webhook worker for up to 3 x WEBHOOK_TIMEOUT).
+        "retag": env_str("API_THROTTLE_RETAG", "30/min"),
+        "pings": env_str("API_THROTTLE_PINGS", "10/min"),
         # File downloads (originals, thumbnails, renditions, crops), signed URLs included: a page of
         # thumbnails is many requests.
         "files": env_str("API_THROTTLE_FILES", "3000/min"),
@@ -400,11 +404,19 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # Detection tasks' queue; GPU fleets give theirs a name of its own (e.g. detection-gpu).
 TAGGING_QUEUE = env_str("TAGGING_QUEUE", "detection")
+# Bulk re-tags' queue (the bulk lane's tokens; see tagging/lanes.py). Workers consume both queues; one
+# started with -Q detection-bulk alone serves bulk work (and takes fresh work first when there is any).
+TAGGING_BULK_QUEUE = env_str("TAGGING_BULK_QUEUE", "detection-bulk")
 # Webhook deliveries wait on other people's servers (up to three addresses × WEBHOOK_TIMEOUT each): they
 # get a queue and a worker of their own, so a slow receiver never holds up detection.
 WEBHOOK_QUEUE = env_str("WEBHOOK_QUEUE", "webhooks")
+# Large COCO imports run in a worker (database work, no model): by default on the default queue, which
+# the CPU worker serves; give them a queue (and a worker) of their own with COCO_IMPORT_QUEUE.
+COCO_IMPORT_QUEUE = env_str("COCO_IMPORT_QUEUE", CELERY_TASK_DEFAULT_QUEUE)
 CELERY_TASK_ROUTES = {
     "tagging.tasks.detect_objects": {"queue": TAGGING_QUEUE},
+    "integrations.tasks.import_coco": {"queue": COCO_IMPORT_QUEUE},  # exact names win over the pattern
+    "tagging.tasks.tag_next": {"queue": TAGGING_BULK_QUEUE},
     "integrations.tasks.*": {"queue": WEBHOOK_QUEUE},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -442,6 +454,9 @@ TAGGING_SWEEP_INTERVAL = env_int("TAGGING_SWEEP_INTERVAL", 60, minimum=1)
 TAGGING_UNQUEUED_GRACE = env_int("TAGGING_UNQUEUED_GRACE", 30, minimum=0)
 # ...and ones that did, but are still pending, after this many (a long backlog is not a loss).
 TAGGING_REQUEUE_AFTER = env_int("TAGGING_REQUEUE_AFTER", 3600, minimum=1)
+# Bulk-lane messages in flight at once: at least the worker processes that take bulk work, so none
+# waits idle; few, so fresh uploads and other users' turns are never stuck behind a long line.
+TAGGING_BULK_IN_FLIGHT = env_int("TAGGING_BULK_IN_FLIGHT", 4, minimum=1)
 TAGGING_PROCESSING_TIMEOUT = env_int("TAGGING_PROCESSING_TIMEOUT", TAGGING_TIME_LIMIT + 60, minimum=1)
 if TAGGING_TIME_LIMIT <= TAGGING_SOFT_TIME_LIMIT:
     raise ImproperlyConfigured("TAGGING_TIME_LIMIT must be larger than TAGGING_SOFT_TIME_LIMIT.")
@@ -474,6 +489,11 @@ CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
 }
 COCO_IMPORT_MAX_BYTES = env_int("COCO_IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
 COCO_IMPORT_MAX_ANNOTATIONS = env_int("COCO_IMPORT_MAX_ANNOTATIONS", 50_000, minimum=1)
+# Detections one asset may have after an import (visible ones plus the document's boxes for it).
+COCO_IMPORT_MAX_BOXES_PER_ASSET = env_int("COCO_IMPORT_MAX_BOXES_PER_ASSET", 10_000, minimum=1)
+# Imports with more annotations than this are checked in the request, then written by a worker: 202
+# and a job to poll (GET /api/import/coco/jobs/{id}/), so no web process is held by a big one.
+COCO_IMPORT_BACKGROUND_ANNOTATIONS = env_int("COCO_IMPORT_BACKGROUND_ANNOTATIONS", 1000, minimum=0)
 COCO_EXPORT_MAX_ASSETS = env_int("COCO_EXPORT_MAX_ASSETS", 10_000, minimum=1)
 BULK_MAX_ASSETS = env_int("BULK_MAX_ASSETS", 1000, minimum=1)
 

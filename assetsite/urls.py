@@ -7,7 +7,8 @@ from rest_framework.routers import DefaultRouter
 from assetsite import health
 from assetsite.api_docs import RedocView, redoc_bundle
 from assetsite.api_errors import api_not_found
-from integrations.api import ApiTokenViewSet, CocoExportView, CocoImportView, WebhookViewSet
+from integrations.api import ApiTokenViewSet, CocoExportView, WebhookViewSet
+from integrations.coco_api import CocoImportJobView, CocoImportView
 from library.api import AssetRenditionView, AssetSignedUrlView, AssetViewSet
 from library.collections_api import CollectionAssetsView, CollectionShareView, CollectionViewSet
 from library.downloads import AssetDownloadView
@@ -15,6 +16,7 @@ from library.trash_api import TrashItemView, TrashListView, TrashRestoreView
 from media.api import AssetOriginalView, AssetThumbnailView
 from review.api import AssetBulkView, AssetDetectionsView, DetectionCropView, DetectionView, ReviewQueueCountView
 from search.api import LabelFacetView
+from tagging.api import TaggingStatusView
 
 # The API in one place; each app's pages come from its own urls module.
 router = DefaultRouter()
@@ -42,8 +44,10 @@ api_urls = [
     path("trash/<str:asset_id>/restore/", TrashRestoreView.as_view(), name="trash-restore"),
     path("export/coco/", CocoExportView.as_view(), name="coco-export"),
     path("import/coco/", CocoImportView.as_view(), name="coco-import"),
+    path("import/coco/jobs/<str:job_id>/", CocoImportJobView.as_view(), name="coco-import-job"),
     *router.urls,
     path("labels/", LabelFacetView.as_view(), name="labels"),
+    path("status/", TaggingStatusView.as_view(), name="tagging-status"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file (docs/?script=), not inline: the CSP allows no inline script.
     path(

@@ -17,6 +17,10 @@ Then the attacks of issue 13 that are about people, not files (``--attacks only`
 limits with a forged X-Forwarded-For, reading API keys out of the database, a webhook ping to a
 receiver that never answers, and the Content-Security-Policy of the pages. Workers run as
 docker-compose.yml runs them: one for detection, one for webhooks.
+
+Then the attempts to stall the site for everyone (testkit/stall_attacks.py; ``--attacks stall`` runs
+only these): a backtracking file-name pattern, a COCO import of 6,000 boxes on one asset (and one over
+the per-asset cap), page actions repeated past their API twin's limit.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ sys.path.insert(0, str(REPO))
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--markdown", action="store_true", help="a Markdown table (default: aligned text)")
-    parser.add_argument("--attacks", choices=("run", "only", "skip"), default="run",
-                        help="the attacks after the corpus and requests (default), only them, or none")
+    parser.add_argument("--attacks", choices=("run", "only", "skip", "stall"), default="run",
+                        help="the attacks after the corpus and requests (default), only them, or none; "
+                        "stall: only the attempts to stall the site (testkit/stall_attacks.py)")
     return parser.parse_args(argv)
 
 
@@ -187,6 +192,17 @@ def attacks(stack, detection_worker, webhook_worker, silent_port: int) -> tuple[
     return rows, failures
 
 
+def stall(stack, token: str) -> tuple[list[list[str]], int]:
+    """The attempts to stall the site (testkit/stall_attacks.py) as table rows, and how many got through."""
+    from testkit import stall_attacks
+
+    rows = [*stall_attacks.filename_backtracking(stack, token), *stall_attacks.coco_boxes(stack, token),
+            *stall_attacks.page_actions(stack)]
+    failures = sum(not ok for *_, ok in rows)
+    table = [[name, outcome, figures, "ok" if ok else "NOT AS EXPECTED"] for name, outcome, figures, ok in rows]
+    return table, failures
+
+
 def main(argv: list[str] | None = None) -> int:
     import requests
 
@@ -195,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     from testkit.stack import Stack, free_port, wait_until
 
     args = parse_args(argv)
-    samples = [] if args.attacks == "only" else [*hostile(), *odd_valid()]
+    samples = [] if args.attacks in ("only", "stall") else [*hostile(), *odd_valid()]
     rows: list[list[str]] = []
     attack_rows: list[list[str]] = []
     cases: list = []
@@ -267,9 +283,11 @@ def main(argv: list[str] | None = None) -> int:
                     rows[index][10] = "NOT TAGGED AS EXPECTED"
             survived = worker.running() and worker.pid == pid and "exited with" not in worker.log(10_000_000)
 
-            if args.attacks == "only":
-                attack_rows, failures = attacks(stack, worker, webhook_worker, silent_port)
-                return report_attacks(attack_rows, failures, markdown=args.markdown)
+            if args.attacks in ("only", "stall"):
+                attack_rows, failures = ([], 0) if args.attacks == "stall" else attacks(
+                    stack, worker, webhook_worker, silent_port)
+                stall_rows, stall_failures = stall(stack, token)
+                return report_attacks(attack_rows + stall_rows, failures + stall_failures, markdown=args.markdown)
             cases = [
                 *server_limits.worst_legal_images(stack, token),
                 *server_limits.decode_slots_full(stack, token),
@@ -285,7 +303,9 @@ def main(argv: list[str] | None = None) -> int:
             failures += sum(not case.ok for case in cases)
             if args.attacks != "skip":
                 attack_rows, attack_failures = attacks(stack, worker, webhook_worker, silent_port)
-                failures += attack_failures
+                stall_rows, stall_failures = stall(stack, token)
+                attack_rows += stall_rows
+                failures += attack_failures + stall_failures
         finally:
             stack.close()
 

@@ -79,6 +79,14 @@ QUERIES: list[tuple[str, dict[str, str]]] = [
     ("sort by objects", {"q": "cat", "sort": "objects"}),
     ("sort by objects, everything", {"sort": "objects"}),
     ("page 2 (cursor)", {"q": "person", "_page": "2"}),
+    ("timeline, everything", {"sort": "taken"}),
+    ("timeline, one label", {"q": "dog", "sort": "taken"}),
+    ("timeline, page 2 (cursor)", {"sort": "taken", "_page": "2"}),
+]
+# The timeline's jump-to control: the months of the search with their counts (search/timeline.py).
+MONTHS: list[tuple[str, dict[str, str]]] = [
+    ("timeline months, everything", {"sort": "taken"}),
+    ("timeline months, one label", {"q": "dog", "sort": "taken"}),
 ]
 FACETS: list[tuple[str, dict[str, str]]] = [
     ("facets, whole library", {}),
@@ -143,6 +151,8 @@ def prepare_database(url: str, *, name: str, reuse: bool) -> bool:
     """Create the benchmark database; True when it is new."""
     import psycopg
 
+    if not name.replace("_", "").isalnum():
+        sys.exit(f"--database {name!r}: letters, digits and _ only")
     with psycopg.connect(url, autocommit=True) as connection:
         exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if exists and reuse:
@@ -401,6 +411,17 @@ def run_benchmarks(*, runs: int, explain: bool, only: str) -> Results:
         print(f"{name:<30} {shown:<42} {len(result):>8} {p50:>7.1f} {p95:>7.1f}", flush=True)  # type: ignore[arg-type]
         if explain:
             _explain_facets(user, filtered(params).search_query, params.get("prefix", ""))
+    from search.timeline import timeline_months
+
+    for name, params in MONTHS:
+        if only and only not in name:
+            continue
+        timings, result = _time(lambda params=params: timeline_months(assets=filtered(params).qs), runs)
+        p50, p95 = _percentiles(timings)
+        worst_facet = max(worst_facet, p95)
+        results[name] = (p50, p95)
+        shown = " ".join(f"{k}={v}" for k, v in params.items())
+        print(f"{name:<30} {shown:<42} {len(result):>8} {p50:>7.1f} {p95:>7.1f}", flush=True)  # type: ignore[arg-type]
     print(f"\nworst p95: queries {worst_query:.1f} ms (target 50), facets {worst_facet:.1f} ms (target 100)")
     print(f"load average at the end: {_load()}")
     return results
@@ -411,7 +432,7 @@ def print_comparison(idle: Results, busy: Results) -> None:
     for name, (p50, p95) in idle.items():
         busy_p50, busy_p95 = busy.get(name, (float("nan"), float("nan")))
         print(f"{name:<30} {p50:>9.1f} {p95:>9.1f} {busy_p50:>12.1f} {busy_p95:>12.1f}")
-    facets = {name for name in idle if name.startswith(("facets", "autocomplete"))}
+    facets = {name for name in idle if name.startswith(("facets", "autocomplete", "timeline months"))}
     for label, results in (("idle", idle), ("while tagging", busy)):
         queries = max((p95 for name, (_, p95) in results.items() if name not in facets), default=0.0)
         worst_facets = max((p95 for name, (_, p95) in results.items() if name in facets), default=0.0)

@@ -14,18 +14,16 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
-from rest_framework.views import APIView
 
 from assetsite.api import ApiError, ErrorSerializer
-from assetsite.parsers import JSONParser
-from integrations.coco import CocoInvalid, coco_export, coco_import
+from integrations.coco import coco_export
 from integrations.models import ApiToken, Webhook, WebhookDelivery, WebhookEvent
 from integrations.selectors import deliveries_of, token_get, tokens_of, webhook_get, webhooks_of
 from integrations.services import (
@@ -106,6 +104,7 @@ class WebhookViewSet(viewsets.ModelViewSet):  # PATCH, not PUT: see http_method_
     serializer_class = WebhookSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     queryset = Webhook.objects.none()  # for the schema; get_queryset scopes to the user
+    throttle_scope: str | None = None  # "pings" on ping (ScopedRateThrottle ignores None)
 
     def get_queryset(self) -> QuerySet[Webhook]:
         return webhooks_of(self.request.user)
@@ -170,7 +169,8 @@ class WebhookViewSet(viewsets.ModelViewSet):  # PATCH, not PUT: see http_method_
         return Response({"secret": webhook.secret})
 
     @extend_schema(request=None, responses={202: DeliverySerializer, 404: ErrorSerializer})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], throttle_classes=[UserRateThrottle, ScopedRateThrottle],
+            throttle_scope="pings")
     def ping(self, request: Request, pk: str, format: str | None = None) -> Response:
         """Send a signed test delivery (event webhook.ping) now."""
         delivery = webhook_ping(webhook=self.get_object())
@@ -315,57 +315,6 @@ class CocoExportSerializer(serializers.Serializer):
     annotations = CocoAnnotationSerializer(many=True)
 
 
-class CocoImportImageSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    file_name = serializers.CharField(required=False, help_text="Matched against your uploads' names.")
-    width = serializers.IntegerField(required=False, help_text="Boxes are scaled if it differs from the asset.")
-    height = serializers.IntegerField(required=False)
-    asset_id = serializers.UUIDField(required=False, help_text="Matched first, then sha256, then file_name.")
-    sha256 = serializers.CharField(required=False)
-
-
-class CocoImportAnnotationSerializer(serializers.Serializer):
-    id = serializers.IntegerField(required=False)
-    image_id = serializers.IntegerField()
-    category_id = serializers.IntegerField()
-    bbox = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4, required=False,
-                                 help_text="[x, y, width, height]; leave out for a tag without a box.")
-
-
-class CocoImportCategorySerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-
-
-class CocoUnmatchedImageSerializer(serializers.Serializer):
-    id = serializers.IntegerField(help_text="The image's id in the document.")
-    file_name = serializers.CharField(allow_null=True)
-    reason = serializers.CharField(help_text="Why no asset of yours was found for it.")
-
-
-class CocoImportSerializer(serializers.Serializer):
-    """A COCO object-detection document from another tool (other keys are allowed and ignored)."""
-
-    images = CocoImportImageSerializer(many=True)
-    categories = CocoImportCategorySerializer(many=True)
-    annotations = CocoImportAnnotationSerializer(many=True)
-
-
-CocoImportResultSerializer = inline_serializer(
-    "CocoImportResult",
-    fields={
-        "images": serializers.IntegerField(),
-        "matched_images": serializers.IntegerField(),
-        "unmatched_images": CocoUnmatchedImageSerializer(many=True),
-        "annotations": serializers.IntegerField(),
-        "created": serializers.IntegerField(),
-        "duplicates": serializers.IntegerField(),
-        "unmatched_annotations": serializers.IntegerField(),
-        "assets_changed": serializers.IntegerField(),
-    },
-)
-
-
 class CocoExportView(QueryErrorPositionMixin, generics.GenericAPIView):
     """Your assets matching the query (the same parameters as GET /api/assets/) as COCO JSON."""
 
@@ -395,53 +344,3 @@ class CocoExportView(QueryErrorPositionMixin, generics.GenericAPIView):
             )
         query = request.query_params.get("q", "")
         return Response(coco_export(assets=assets, description=f"assetsite export: {query}" if query else ""))
-
-
-class CocoImportView(APIView):
-    """Add a COCO document's annotations to your existing assets as manual detections."""
-
-    parser_classes = [JSONParser]
-    throttle_classes = [UserRateThrottle, ScopedRateThrottle]
-    throttle_scope = "bulk"
-
-    @extend_schema(
-        request=CocoImportSerializer,
-        responses={
-            200: CocoImportResultSerializer,
-            400: ErrorSerializer,
-            413: OpenApiResponse(ErrorSerializer, description="Larger than COCO_IMPORT_MAX_BYTES."),
-        },
-    )
-    def post(self, request: Request) -> Response:
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > settings.COCO_IMPORT_MAX_BYTES:
-            raise ApiError(
-                f"The document is {length / 1e6:.1f} MB; imports take at most "
-                f"{settings.COCO_IMPORT_MAX_BYTES / 1e6:.1f} MB. Split it.",
-                code="too_large",
-                status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            )
-        try:
-            result = coco_import(
-                assets=assets_visible_to(request.user),
-                document=request.data,
-                max_annotations=settings.COCO_IMPORT_MAX_ANNOTATIONS,
-            )
-        except CocoInvalid as error:
-            raise ApiError(str(error), code="invalid_coco") from None
-        return Response(
-            {
-                "images": result.images,
-                "matched_images": result.matched,
-                "unmatched_images": result.unmatched,
-                "annotations": result.annotations,
-                "created": result.created,
-                "duplicates": result.duplicates,
-                "unmatched_annotations": result.unmatched_annotations,
-                "assets_changed": result.assets_changed,
-            }
-        )
-

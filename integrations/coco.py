@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from media.models import Asset
-from review.services import detections_import
+from review.services import TooManyDetections, detections_import
 from tagging.boxes import Box
 from tagging.labels import normalize_label
 from tagging.models import Detection, ReviewState
@@ -36,6 +37,14 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 class CocoInvalid(ValueError):
     """A COCO document that cannot be imported; the message says where and why."""
+
+    code = "invalid_coco"
+
+
+class CocoTooManyBoxes(CocoInvalid):
+    """An asset would have more detections than COCO_IMPORT_MAX_BOXES_PER_ASSET."""
+
+    code = "too_many_boxes"
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -277,11 +286,31 @@ def _scaled(image: CocoImage, asset: Asset, bbox: tuple[float, float, float, flo
     return Box.from_corners(x * sx, y * sy, (x + width) * sx, (y + height) * sy)
 
 
-def coco_import(*, assets: QuerySet[Asset], document: Any, max_annotations: int) -> CocoImportResult:
-    """Add a COCO document's annotations to the matching ``assets`` (scoped to one user) as manual detections."""
+def _too_many(asset: Asset, total: int, limit: int) -> str:
+    return (
+        f"Asset {asset.original_filename!r} ({asset.pk}) would have {total} detections with this import; at most "
+        f"{limit} per asset (COCO_IMPORT_MAX_BOXES_PER_ASSET). Split its annotations or raise the setting."
+    )
+
+
+@dataclass(frozen=True)
+class CocoPlan:
+    """A checked document: what goes on which asset, and what found no asset."""
+
+    images: int
+    matched: int
+    annotations: int
+    max_boxes_per_asset: int
+    planned: list[tuple[Asset, list[tuple[str, Box | None]]]]
+    unmatched: list[dict[str, Any]]
+    unmatched_annotations: int
+
+
+def coco_plan(*, assets: QuerySet[Asset], document: Any, max_annotations: int, max_boxes_per_asset: int) -> CocoPlan:
+    """Check a COCO document against ``assets`` (scoped to one user) without writing anything."""
     images = coco_read(document, max_annotations=max_annotations)
     matches = _match(images, assets)
-    planned: list[tuple[Asset, list[tuple[str, Box | None]]]] = []
+    planned: dict[Any, tuple[Asset, list[tuple[str, Box | None]]]] = {}
     unmatched: list[dict[str, Any]] = []
     unmatched_annotations = 0
     for image in images:
@@ -291,7 +320,8 @@ def coco_import(*, assets: QuerySet[Asset], document: Any, max_annotations: int)
             if len(unmatched) < MAX_UNMATCHED_LISTED:
                 unmatched.append({"id": image.key, "file_name": image.file_name, "reason": match})
             continue
-        items: list[tuple[str, Box | None]] = []
+        # Two images of the document may be the same asset (by name and by sha256): one list for it.
+        items = planned.setdefault(match.pk, (match, []))[1]
         for label, bbox in image.annotations:
             box = _scaled(image, match, bbox)
             if box is not None and (box.x >= match.width or box.y >= match.height or box.x + box.width <= 0
@@ -300,22 +330,68 @@ def coco_import(*, assets: QuerySet[Asset], document: Any, max_annotations: int)
                     f"A {label} box of image {image.key!r} lies outside its asset ({match.width}×{match.height})."
                 )
             items.append((label, box))
-        planned.append((match, items))
-    created = duplicates = changed = 0
-    with transaction.atomic():
-        for asset, items in planned:
-            count = detections_import(asset=asset, items=items)
+    for asset, items in planned.values():
+        if len(items) > max_boxes_per_asset:
+            raise CocoTooManyBoxes(_too_many(asset, len(items), max_boxes_per_asset))
+    return CocoPlan(
+        images=len(images),
+        matched=len(images) - sum(isinstance(match, str) for match in matches.values()),
+        annotations=sum(len(image.annotations) for image in images),
+        max_boxes_per_asset=max_boxes_per_asset,
+        planned=list(planned.values()),
+        unmatched=unmatched,
+        unmatched_annotations=unmatched_annotations,
+    )
+
+
+def coco_write(*, plan: CocoPlan, progress: Callable[[int], None] | None = None) -> CocoImportResult:
+    """Write a plan's detections. Without ``progress``: in one transaction. With it (background
+    imports): asset by asset, each in its own transaction, calling ``progress(annotations written so
+    far)`` after each, so a poller sees it move; sending the same document again after a failure
+    adds only what is missing (duplicates are skipped)."""
+    created = duplicates = changed = done = 0
+    with transaction.atomic() if progress is None else nullcontext():
+        for asset, items in plan.planned:
+            try:
+                count = detections_import(asset=asset, items=items, max_total=plan.max_boxes_per_asset)
+            except TooManyDetections as error:
+                raise CocoTooManyBoxes(_too_many(asset, error.existing + error.new, error.limit)) from None
             created += count.created
             duplicates += count.duplicates
             changed += bool(count.created)
+            done += len(items)
+            if progress is not None:
+                progress(done)
     return CocoImportResult(
-        images=len(images),
-        matched=len(planned),
-        annotations=sum(len(image.annotations) for image in images),
+        images=plan.images,
+        matched=plan.matched,
+        annotations=plan.annotations,
         created=created,
         duplicates=duplicates,
-        unmatched_annotations=unmatched_annotations,
-        unmatched=unmatched,
+        unmatched_annotations=plan.unmatched_annotations,
+        unmatched=plan.unmatched,
         assets_changed=changed,
     )
 
+
+def coco_import(
+    *, assets: QuerySet[Asset], document: Any, max_annotations: int, max_boxes_per_asset: int
+) -> CocoImportResult:
+    """Add a COCO document's annotations to the matching ``assets`` (scoped to one user) as manual detections."""
+    plan = coco_plan(assets=assets, document=document, max_annotations=max_annotations,
+                     max_boxes_per_asset=max_boxes_per_asset)
+    return coco_write(plan=plan)
+
+
+def coco_result_json(result: CocoImportResult) -> dict[str, Any]:
+    """The API's (and a job's) account of an import."""
+    return {
+        "images": result.images,
+        "matched_images": result.matched,
+        "unmatched_images": result.unmatched,
+        "annotations": result.annotations,
+        "created": result.created,
+        "duplicates": result.duplicates,
+        "unmatched_annotations": result.unmatched_annotations,
+        "assets_changed": result.assets_changed,
+    }

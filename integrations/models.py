@@ -111,3 +111,34 @@ class ApiToken(models.Model):
 
     def expired(self, now: datetime | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+
+class CocoImportJob(models.Model):
+    """A COCO import written by a worker (more than COCO_IMPORT_BACKGROUND_ANNOTATIONS annotations).
+
+    The document was checked when the job was made; the worker checks it again against the assets as
+    they are then, writes it, and keeps ``progress`` (annotations written) for the client to poll.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="coco_imports")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    annotations = models.PositiveIntegerField(help_text="Annotations in the document.")
+    progress = models.PositiveIntegerField(default=0, help_text="Annotations of matched images written so far.")
+    to_write = models.PositiveIntegerField(default=0, help_text="Annotations of matched images, to write in all.")
+    document = models.JSONField(null=True, help_text="Dropped once the job ends.")
+    result = models.JSONField(null=True)
+    error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "-created_at"])]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
-from integrations.models import ApiToken, Webhook, WebhookDelivery
+from integrations.models import ApiToken, CocoImportJob, Webhook, WebhookDelivery
 
 
 def webhooks_of(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Webhook]:
@@ -47,3 +49,14 @@ def token_get(*, user: AbstractBaseUser | AnonymousUser, token_id: int | str) ->
 def token_by_digest(digest: str) -> ApiToken | None:
     """The token with this key digest, with its user (for authentication)."""
     return ApiToken.objects.select_related("user").filter(digest=digest).first()
+
+
+def coco_job_get(*, user: AbstractBaseUser | AnonymousUser, job_id: str) -> CocoImportJob | None:
+    """The user's COCO import job, or None (someone else's, or not an id)."""
+    if not user.is_authenticated:
+        return None
+    try:
+        key = uuid.UUID(str(job_id))
+    except ValueError:
+        return None
+    return CocoImportJob.objects.filter(owner=user, pk=key).first()

@@ -1,7 +1,8 @@
 """Celery tasks for integrations. They take ids and call services.
 
-They run on their own queue (settings.WEBHOOK_QUEUE, "webhooks", routed in CELERY_TASK_ROUTES) with a
-worker of its own, so waiting for someone's slow server never holds up detection.
+Webhook deliveries run on their own queue (settings.WEBHOOK_QUEUE, "webhooks", routed in
+CELERY_TASK_ROUTES) with a worker of its own, so waiting for someone's slow server never holds up
+detection. Large COCO imports run on settings.COCO_IMPORT_QUEUE (the default queue unless set).
 """
 
 from __future__ import annotations
@@ -33,3 +34,18 @@ def sweep_webhook_deliveries() -> dict[str, int]:
 
     result = deliveries_sweep()
     return {"requeued": result.requeued, "interrupted": result.interrupted}
+
+
+@shared_task(
+    name="integrations.tasks.import_coco",  # routed to COCO_IMPORT_QUEUE (CELERY_TASK_ROUTES)
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=1800,
+    time_limit=1860,
+)
+def import_coco(job_id: str) -> str:
+    """Write a COCO import job's document (integrations.coco_jobs); a redelivered job resumes safely."""
+    from integrations.coco_jobs import coco_job_run
+
+    job = coco_job_run(job_id=job_id)
+    return job.state if job is not None else "not queued"

@@ -13,11 +13,13 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 
+from assetsite.page_throttle import page_throttled
 from integrations.models import ApiToken, Webhook, WebhookEvent
 from integrations.selectors import deliveries_of, token_get, tokens_of, webhook_get, webhooks_of
 from integrations.services import (
@@ -187,6 +189,11 @@ class WebhookDetailView(LoginRequiredMixin, View):
             webhook = webhook_secret_rotate(webhook=webhook)
             return _detail(request, webhook, secret_shown=True, note="New secret; the old one no longer signs.")
         if action == "ping":
+            back = reverse("integrations-webhook-detail", args=[webhook.pk])
+            # As POST /api/webhooks/{id}/ping/: the same limits, counting the same requests.
+            refused = page_throttled(request, scopes=("user", "pings"), action="send test deliveries", back=back)
+            if refused is not None:
+                return refused
             webhook_ping(webhook=webhook)
             messages.success(request, "Test delivery queued; reload to see it in the log.")
         elif action in {"activate", "deactivate"}:

@@ -21,7 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
+from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from assetsite.api import ApiError, ErrorSerializer
@@ -207,6 +207,7 @@ class AssetViewSet(QueryErrorPositionMixin, viewsets.ModelViewSet):  # PATCH, no
     filterset_class = AssetFilter
     pagination_class = KeysetCursorPagination
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    throttle_scope: str | None = None  # "retag" on retag (ScopedRateThrottle ignores None)
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return assets_visible_to(self.request.user).prefetch_related(
@@ -274,7 +275,8 @@ class AssetViewSet(QueryErrorPositionMixin, viewsets.ModelViewSet):  # PATCH, no
         asset_trash(asset=instance)
 
     @extend_schema(request=None, responses={202: AssetSerializer, 404: ErrorSerializer})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], throttle_classes=[UserRateThrottle, ScopedRateThrottle],
+            throttle_scope="retag")
     def retag(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         """Run the detector on the asset again. Manual and reviewed detections are kept."""
         asset = self.get_object()

@@ -8,6 +8,7 @@ review queue are ``review.views``.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,12 +16,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db.models import Prefetch, QuerySet
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
 
+from assetsite.page_throttle import page_throttled
 from assetsite.pagination import InvalidCursor, keyset_page
+from library.timeline import timeline_context, timeline_jump
 from media.models import Asset, TaggingStatus
 from media.selectors import assets_visible_to
 from media.services import AssetRejected, asset_create
@@ -33,7 +36,9 @@ from search.nodes import InCollection, positive_labels, selected_labels, walk
 from search.query import toggle_label
 from search.selectors import SORTS, label_facets
 from search.suggestions import unknown_labels
+from search.timeline import InvalidMonth
 from tagging.models import AssetTag, Detection, ReviewState
+from tagging.progress import tagging_progress
 from tagging.selectors import asset_detections, asset_tags, label_names_of
 from tagging.templatetags.tagging_ui import label_colors
 
@@ -57,7 +62,9 @@ class LibraryView(LoginRequiredMixin, View):
         )
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        params = request.GET
+        # ?view=<id> opens the viewer on that picture (static/js/viewer.js); the rest is the search.
+        params = request.GET.copy()
+        viewing = owned_asset_or_404(request, _uuid_or_404(params.pop("view")[-1])) if "view" in params else None
         filterset = AssetFilter(data=params, queryset=self.get_queryset(), request=request)
         sort_notice = ""
         if not filterset.is_valid() and set(filterset.errors) == {"sort"} and params.get("sort") == "confidence":
@@ -76,8 +83,11 @@ class LibraryView(LoginRequiredMixin, View):
             "facets": [],
             "filter_errors": [],
             # For the bulk toolbar: where to come back to after an action.
-            "here": request.get_full_path(),
+            "here": request.path + (f"?{params.urlencode()}" if params else ""),
             "trash_days": settings.TRASH_DAYS,
+            "viewing": viewing,
+            # "12 waiting · about 40 s" while the user's tagging is not done; static/js/library.js updates it.
+            "tagging_summary": tagging_progress(user=request.user, with_positions=False).summary,
         }
         if not filterset.is_valid():
             error = filterset.query_error
@@ -97,24 +107,30 @@ class LibraryView(LoginRequiredMixin, View):
             ]
             return render(request, self.template_name, context, status=400)
         try:
-            page = keyset_page(queryset=filterset.qs, cursor=request.GET.get("cursor"), size=self.page_size)
-        except InvalidCursor as invalid:
+            cursor = timeline_jump(params, queryset=filterset.qs, sort=filterset.sort_order)
+            page = keyset_page(queryset=filterset.qs, cursor=cursor, size=self.page_size)
+        except (InvalidCursor, InvalidMonth) as invalid:
             context["filter_errors"] = [str(invalid)]
             return render(request, self.template_name, context, status=400)
         query = filterset.search_query
         facets = self._facets(request, params, filterset)
+        if filterset.sort_order == "taken":
+            context.update(timeline_context(params, queryset=filterset.qs))
         context.update(
             assets=page.items,
             total=filterset.qs.count(),
-            next_url=_with(params, cursor=page.next_cursor) if page.next_cursor else None,
-            previous_url=_with(params, cursor=page.previous_cursor) if page.previous_cursor else None,
+            next_url=_with(params, cursor=page.next_cursor, month=None) if page.next_cursor else None,
+            previous_url=_with(params, cursor=page.previous_cursor, month=None) if page.previous_cursor else None,
             sort_label=(positive_labels(query) or [None])[0],
             facets=facets,
             # Tag suggestions for the bulk toolbar: the labels in these results (no extra query).
             label_names=[facet["label"] for facet in facets],
             searching=query is not None,
             unknown_labels=[
-                {**vars(item), "url": _with(params, q=item.corrected, cursor=None) if item.corrected else ""}
+                {
+                    **vars(item),
+                    "url": _with(params, q=item.corrected, cursor=None, month=None) if item.corrected else "",
+                }
                 for item in unknown_labels(user=request.user, query=query, text=q)
             ],
             unknown_collections=[
@@ -131,7 +147,7 @@ class LibraryView(LoginRequiredMixin, View):
         asked = positive_labels(filterset.search_query)
         facets = []
         for facet in label_facets(user=request.user, query=filterset.search_query, limit=self.facet_limit):
-            changes: dict[str, str | None] = {"cursor": None}
+            changes: dict[str, str | None] = {"cursor": None, "month": None}
             if facet.label in param_labels:
                 changes["label"] = ",".join(name for name in param_labels if name != facet.label) or None
             else:
@@ -147,6 +163,13 @@ class LibraryView(LoginRequiredMixin, View):
                 }
             )
         return facets
+
+
+def _uuid_or_404(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise Http404("No such asset.") from None
 
 
 def _with(params: QueryDict, **changes: str | None) -> str:
@@ -240,6 +263,11 @@ class AssetRetagPageView(LoginRequiredMixin, View):
 
     def post(self, request: HttpRequest, asset_id: Any) -> HttpResponse:
         asset = owned_asset_or_404(request, asset_id)
+        back = reverse("asset-detail", args=[asset.pk])
+        # The API's POST /api/assets/{id}/retag/ has the same limits and counts the same requests.
+        refused = page_throttled(request, scopes=("user", "retag"), action="re-tag images", back=back)
+        if refused is not None:
+            return refused
         assets_retag(assets=Asset.objects.filter(pk=asset.pk))
         messages.success(request, "Re-tagging queued. Your accepted, relabelled and manual tags are kept.")
         return redirect("asset-detail", asset_id=asset.pk)

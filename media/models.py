@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 
 
 class TaggingStatus(models.TextChoices):
@@ -92,6 +93,13 @@ class Asset(models.Model):
             models.Index(fields=["owner", "-created_at", "-id"], name="asset_owner_created"),
             models.Index(fields=["tagging_status", "tagging_enqueued_at"], name="asset_tagging_queue"),
             models.Index(fields=["owner", "-object_count", "-created_at", "-id"], name="asset_owner_objects"),
+            # The timeline (search/timeline.py): date taken, else uploaded, newest first.
+            models.Index(
+                models.F("owner"),
+                Coalesce("taken_at", "created_at").desc(),
+                models.F("id").desc(),
+                name="asset_owner_timeline",
+            ),
             # The trash page (newest first) and the purge (oldest first) read only trashed rows.
             models.Index(
                 fields=["owner", "-trashed_at"], name="asset_owner_trash", condition=models.Q(trashed_at__isnull=False)

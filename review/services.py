@@ -16,23 +16,24 @@ from django.utils import timezone
 from media.models import Asset
 from media.services import assets_trash
 from review.validation import LABEL_ACTIONS
+from tagging.box_index import NearBoxIndex
 from tagging.boxes import Box
 from tagging.labels import normalize_label
-from tagging.models import Detection, DetectionSource, ReviewState
-from tagging.services import label_get_or_create, tagging_reset, tags_rebuild
-from tagging.tasks import tagging_enqueue
+from tagging.models import Detection, DetectionSource, Label, ReviewState
+from tagging.services import label_get_or_create, labels_for, tags_rebuild
+from tagging.tasks import bulk_retag
 
 # An imported box this close to an existing one of the same label is the same object.
 IMPORT_DUPLICATE_IOU = 0.9
 
 
 def manual_detection_build(
-    *, asset: Asset, label: str, box: Box | None, reviewed_at: datetime | None = None
+    *, asset: Asset, label: str | Label, box: Box | None, reviewed_at: datetime | None = None
 ) -> Detection:
     """An unsaved manual detection: accepted, confidence 1, its box clamped to the picture."""
     detection = Detection(
         asset=asset,
-        label=label_get_or_create(name=label),
+        label=label if isinstance(label, Label) else label_get_or_create(name=label),
         confidence=1.0,
         source=DetectionSource.MANUAL,
         review=ReviewState.ACCEPTED,
@@ -128,12 +129,9 @@ def asset_manual_tags_set(*, asset: Asset, labels: Iterable[str]) -> Asset:
 
 
 def assets_retag(*, assets: QuerySet[Asset]) -> int:
-    """Reset the assets to pending and queue them once committed; detections stay until replaced."""
-    ids = list(assets.values_list("pk", flat=True))
-    with transaction.atomic():
-        count = tagging_reset(assets=Asset.objects.filter(pk__in=ids))
-        transaction.on_commit(lambda: tagging_enqueue(asset_ids=ids), robust=True)
-    return count
+    """Re-tag the assets in the bulk lane (after fresh uploads, users taking turns); detections stay
+    until replaced. How many wait for it (an asset still waiting for its first tagging stays in the fresh lane)."""
+    return bulk_retag(asset_ids=list(assets.values_list("pk", flat=True)))
 
 
 def assets_delete(*, assets: QuerySet[Asset]) -> int:
@@ -174,40 +172,49 @@ class ImportCount:
     duplicates: int
 
 
-def detections_import(*, asset: Asset, items: Sequence[tuple[str, Box | None]]) -> ImportCount:
+class TooManyDetections(ValueError):
+    """An import would leave an asset with more visible detections than allowed; nothing was written."""
+
+    def __init__(self, *, existing: int, new: int, limit: int) -> None:
+        super().__init__(f"{existing} + {new} detections, at most {limit}")
+        self.existing, self.new, self.limit = existing, new, limit
+
+
+def detections_import(
+    *, asset: Asset, items: Sequence[tuple[str, Box | None]], max_total: int | None = None
+) -> ImportCount:
     """Add annotations from another tool as manual detections, skipping ones the asset already has.
 
     A box is a duplicate of a visible detection with the same label and IoU >= 0.9; a label without
-    a box is a duplicate of a visible boxless detection with that label.
+    a box is a duplicate of a visible boxless detection with that label. More than ``max_total``
+    visible detections afterwards: TooManyDetections, nothing written. Each box is compared only
+    with the few boxes near it (tagging.box_index), so the work grows with the number of boxes, not
+    with its square.
     """
     with transaction.atomic():
-        existing: list[tuple[str, Box | None]] = [
-            (detection.label.name, detection.box)
-            for detection in asset.detections.select_related("label").exclude(review=ReviewState.REJECTED)
-        ]
+        seen = NearBoxIndex(min_iou=IMPORT_DUPLICATE_IOU)
+        existing = 0
+        for detection in asset.detections.select_related("label").exclude(review=ReviewState.REJECTED):
+            seen.add(detection.label.name, detection.box)
+            existing += 1
         rows: list[Detection] = []
         duplicates = 0
         now = timezone.now()
+        labels = labels_for(raw_label for raw_label, _ in items)  # one query, not one per box
         for raw_label, raw_box in items:
             name = normalize_label(raw_label)
             box = raw_box.clamped(asset.width, asset.height) if raw_box is not None else None
-            if any(_same(name, box, other_name, other_box) for other_name, other_box in existing):
+            if seen.has_near(name, box):
                 duplicates += 1
                 continue
-            existing.append((name, box))
-            rows.append(manual_detection_build(asset=asset, label=name, box=box, reviewed_at=now))
-        Detection.objects.bulk_create(rows)
+            seen.add(name, box)
+            rows.append(manual_detection_build(asset=asset, label=labels[name], box=box, reviewed_at=now))
+        if max_total is not None and existing + len(rows) > max_total:
+            raise TooManyDetections(existing=existing, new=len(rows), limit=max_total)
+        Detection.objects.bulk_create(rows, batch_size=1000)
         if rows:
             tags_rebuild(asset=asset)
     return ImportCount(created=len(rows), duplicates=duplicates)
-
-
-def _same(name: str, box: Box | None, other_name: str, other_box: Box | None) -> bool:
-    if name != other_name:
-        return False
-    if box is None or other_box is None:
-        return box is None and other_box is None
-    return box.iou(other_box) >= IMPORT_DUPLICATE_IOU
 
 
 # --- one entry point for the bulk actions (the library page's toolbar) ------------------------------

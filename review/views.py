@@ -20,6 +20,7 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.views import View
 from django.views.decorators.cache import never_cache
 
+from assetsite.page_throttle import page_throttled
 from media.decoding import DecodeBusy
 from review.forms import BulkActionForm, DetectionReviewForm
 from review.selectors import (
@@ -137,6 +138,10 @@ class BulkActionView(LoginRequiredMixin, View):
                 "trash_days": settings.TRASH_DAYS,
             }
             return render(request, "review/bulk_confirm.html", context)
+        # As POST /api/assets/bulk/: the same limits, counting the same requests.
+        refused = page_throttled(request, scopes=("user", "bulk"), action="change many images at once", back=back)
+        if refused is not None:
+            return refused
         changed = assets_bulk_action(assets=assets, action=action, label=data.get("label") or "")
         images = f"{found} image{'s' if found != 1 else ''}"
         label = data.get("label")

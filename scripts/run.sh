@@ -16,10 +16,11 @@ if [ -z "${TAGGING_MODEL:-}" ] || [[ "${TAGGING_MODEL}" != */* && "${TAGGING_MOD
     || echo "WARNING: could not download detector weights; uploads will be marked failed with instructions." >&2
 fi
 
-# One worker process serves the detection queue and runs the periodic sweeper (-B); a second, small one
-# delivers webhooks (their own queue: a slow receiver never holds up tagging; it loads no model).
+# One worker process serves both tagging lanes (fresh uploads on detection, re-tags on detection-bulk;
+# fresh work goes first) and runs the periodic sweeper (-B); a second, small one delivers webhooks
+# (their own queue: a slow receiver never holds up tagging; it loads no model).
 # Workers run with DEBUG=0 (WORKER_DEBUG=1 to change): with DEBUG on, Django keeps every query in memory.
-DEBUG="${WORKER_DEBUG:-0}" .venv/bin/celery -A assetsite worker -Q detection,celery -B --concurrency "${WORKER_CONCURRENCY:-1}" \
+DEBUG="${WORKER_DEBUG:-0}" .venv/bin/celery -A assetsite worker -Q detection,detection-bulk,celery -B --concurrency "${WORKER_CONCURRENCY:-1}" \
   -n "detection@%h" --loglevel INFO >var/log/worker.log 2>&1 &
 WORKER_PID=$!
 DEBUG="${WORKER_DEBUG:-0}" .venv/bin/celery -A assetsite worker -Q "${WEBHOOK_QUEUE:-webhooks}" --concurrency "${WEBHOOK_WORKER_CONCURRENCY:-2}" \

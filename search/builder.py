@@ -44,6 +44,7 @@ from search.syntax import (
     term_parts,
     unquote,
 )
+from search.wildcards import MAX_FILENAME_PATTERN
 from tagging.labels import normalize_label
 
 # Turns a collection:"Name" filter into its node (the name as written, the value token for errors).
@@ -278,7 +279,12 @@ class QueryBuilder:
         elif field == "filename":
             if not value.strip():
                 raise QueryError("filename: needs some text to look for.", token.start_pos or 0, str(token.value))
-            result = FilenameMatch(pattern=value.strip()[:255], span=span)
+            if len(value.strip()) > MAX_FILENAME_PATTERN:
+                raise QueryError(
+                    f"filename: at position {token.start_pos} is longer than {MAX_FILENAME_PATTERN} characters.",
+                    token.start_pos or 0, str(token.value),
+                )
+            result = FilenameMatch(pattern=value.strip(), span=span)
         else:
             result = FieldEquals(field=field, value=self._choice(field, value, token), span=span)  # type: ignore[arg-type]
         return Not(result) if op == "!=" else result

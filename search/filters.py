@@ -35,6 +35,7 @@ from search.nodes import (
 from search.query import QueryError
 from search.selectors import SORTS, assets_find, collection_node, labels_resolve, query_parse
 from search.syntax import FORMATS, MAX_COUNT, MAX_YEAR, MIN_YEAR
+from search.wildcards import MAX_FILENAME_PATTERN
 from tagging.labels import normalize_label
 from tagging.models import DetectionSource
 
@@ -189,14 +190,18 @@ class AssetFilter(django_filters.FilterSet):
     image_format = django_filters.CharFilter(
         help_text="Image format: jpeg, png, webp, gif, tiff or heif (jpg, tif, heic)."
     )
-    filename = django_filters.CharFilter(help_text="Part of the uploaded file name; * and ? are wildcards.")
+    filename = django_filters.CharFilter(
+        max_length=MAX_FILENAME_PATTERN,
+        help_text=f"Part of the uploaded file name; * and ? are wildcards (at most {MAX_FILENAME_PATTERN} characters).",
+    )
     collection = django_filters.UUIDFilter(
         help_text="Only images in this collection of yours (its id); a smart collection's search runs now."
     )
     favorite = django_filters.BooleanFilter(help_text="true: only images with a heart; false: only those without.")
     sort = django_filters.ChoiceFilter(
         choices=list(SORTS.items()),
-        help_text="newest (default), oldest, confidence (of the first label asked for), objects (most first).",
+        help_text="newest (default), oldest, taken (timeline: date taken, else uploaded, newest first), "
+        "confidence (of the first label asked for), objects (most first).",
     )
 
     class Meta:

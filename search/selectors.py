@@ -7,7 +7,6 @@ scanning detections; see docs/search.md for the plans and timings.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -42,15 +41,18 @@ from search.nodes import (
     walk_deep,
 )
 from search.query import CollectionRef, QueryError, parse_query
+from search.timeline import timeline_date
+from search.wildcards import filename_q
 from tagging.coco_categories import COCO_LABELS
 from tagging.label_counts import label_counts_available, label_counts_of, label_pairs_of
 from tagging.labels import normalize_label
 from tagging.models import AssetTag, Detection, Label, ReviewState
 
-Sort = Literal["newest", "oldest", "confidence", "objects"]
+Sort = Literal["newest", "oldest", "taken", "confidence", "objects"]
 SORTS: dict[str, str] = {
     "newest": "Newest first",
     "oldest": "Oldest first",
+    "taken": "Timeline (date taken)",
     "confidence": "Confidence of the label",
     "objects": "Number of objects",
 }
@@ -230,13 +232,6 @@ def _start_of(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
 
 
-def _filename_q(pattern: str) -> Q:
-    if "*" not in pattern and "?" not in pattern:
-        return Q(original_filename__icontains=pattern)
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return Q(original_filename__iregex=f"^{regex}$")
-
-
 def _to_q(node: Node, label_ids: dict[str, int]) -> Q:
     if isinstance(node, And):
         parts = [_to_q(item, label_ids) for item in node.items] or [_everything()]
@@ -278,7 +273,7 @@ def _to_q(node: Node, label_ids: dict[str, int]) -> Q:
         )
         return Q(Exists(detections))
     if isinstance(node, FilenameMatch):
-        return _filename_q(node.pattern)
+        return filename_q(node.pattern)
     if isinstance(node, Favorite):
         return Q(favorite=True)
     if isinstance(node, InCollection):
@@ -309,6 +304,9 @@ def assets_sort(
     """
     if sort == "oldest":
         return assets.order_by("created_at", "id")
+    if sort == "taken":
+        # The (owner, timeline date, id) expression index gives this order; see search/timeline.py.
+        return assets.annotate(sort_date=timeline_date()).order_by("-sort_date", "-id")
     if sort == "confidence":
         label_id = Label.objects.filter(name=label).values_list("id", flat=True).first() if label else None
         if label_id is not None and label_required:

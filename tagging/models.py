@@ -147,6 +147,43 @@ class AssetTag(models.Model):
         return f"{self.label.name}×{self.count}"
 
 
+class BulkRequest(models.Model):
+    """An asset waiting in the bulk lane (re-tags): its owner's turn comes round-robin with other users'.
+
+    No message is sent per asset: a few ``BulkToken`` messages pick the next asset when they run, so
+    a re-tag of 100,000 assets is 100,000 rows here and only ``TAGGING_BULK_IN_FLIGHT`` messages.
+    The row goes when the asset's tagging ends (``detections_replace``, ``tagging_fail``) or when a
+    fresh request moves the asset to the fresh lane.
+    """
+
+    asset = models.OneToOneField(Asset, on_delete=models.CASCADE, primary_key=True, related_name="bulk_request")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    model = models.CharField(max_length=500, blank=True)
+    requested_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "requested_at"], name="bulk_owner_requested")]
+
+    def __str__(self) -> str:
+        return f"bulk {self.asset_id} for {self.owner_id}"
+
+
+class BulkTurn(models.Model):
+    """A user who asked for bulk work, and when it was last served: the user served longest ago goes
+    next (never served first, then the earliest to ask). One row per user, so picking whose turn it
+    is costs a look at each user, not at each waiting asset."""
+
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    served_at = models.DateTimeField(null=True, blank=True)
+    since = models.DateTimeField()
+
+
+class BulkToken(models.Model):
+    """One message on the bulk queue; it tags the next asset due when a worker runs it."""
+
+    id = models.UUIDField(primary_key=True)
+    sent_at = models.DateTimeField()
+
 class LabelCount(models.Model):
     """How many of an owner's assets outside the trash carry a label: the sum of ``assets`` over the rows.
 

@@ -46,7 +46,7 @@ def remember_concurrency(sender: Any = None, **kwargs: Any) -> None:
 
     consumed = getattr(getattr(getattr(sender, "app", None), "amqp", None), "queues", None)
     selected = getattr(consumed, "consume_from", None)
-    if selected and settings.TAGGING_QUEUE not in selected:
+    if selected and not {settings.TAGGING_QUEUE, settings.TAGGING_BULK_QUEUE} & set(selected):
         os.environ["TAGGING_WORKER_SKIP_MODEL"] = "1"
 
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from media.models import Asset, TaggingStatus
 from tagging.boxes import DetectedObject
 from tagging.labels import normalize_label
-from tagging.models import AssetTag, Detection, DetectionRun, DetectionSource, Label, ReviewState
+from tagging.models import AssetTag, BulkRequest, Detection, DetectionRun, DetectionSource, Label, ReviewState
 from tagging.signals import asset_tagging_finished
 
 logger = logging.getLogger(__name__)
@@ -116,10 +116,13 @@ def tagging_claim_batch(*, task_id: str, limit: int, exclude: uuid.UUID) -> list
     """
     if limit <= 0:
         return []
+    # Fresh assets first (no bulk request), then bulk ones; never one waiting for another model.
     candidates = list(
         Asset.objects.filter(tagging_status=TaggingStatus.PENDING, tagging_attempts=0)
         .exclude(pk=exclude)
-        .order_by("created_at")
+        .exclude(Exists(BulkRequest.objects.filter(asset_id=OuterRef("pk")).exclude(model="")))
+        .annotate(bulk=Exists(BulkRequest.objects.filter(asset_id=OuterRef("pk"))))
+        .order_by("bulk", "created_at")
         .values_list("pk", flat=True)[: limit * 2]
     )
     claimed: list[Asset] = []
@@ -284,6 +287,7 @@ def detections_replace(
             Asset.objects.filter(pk=asset.pk).update(
                 object_count=count, tagging_status=TaggingStatus.TAGGED, tagging_error="", tagged_at=now, updated_at=now
             )
+            BulkRequest.objects.filter(asset_id=asset.pk).delete()  # its bulk request, if any, is served
             _announce(asset, TaggingStatus.TAGGED)
     return run
 
@@ -309,6 +313,7 @@ def tagging_fail(
         Asset.objects.filter(pk=asset.pk).update(
             tagging_status=TaggingStatus.FAILED, tagging_error=error[:2000], updated_at=timezone.now()
         )
+        BulkRequest.objects.filter(asset_id=asset.pk).delete()
         _announce(asset, TaggingStatus.FAILED)
 
 
@@ -363,7 +368,10 @@ def stale_assets_collect(*, now: datetime | None = None, limit: int = 1000) -> S
             failed += 1
         elif tagging_release(asset_id=asset_id, task_id=task_id):
             to_send.append(asset_id)
-    waiting = Asset.objects.filter(tagging_status=TaggingStatus.PENDING).filter(
+    # Bulk requests are not sent one message each: tokens serve them (``tagging.lanes``).
+    waiting = Asset.objects.filter(tagging_status=TaggingStatus.PENDING).exclude(
+        Exists(BulkRequest.objects.filter(asset_id=OuterRef("pk")))
+    ).filter(
         Q(tagging_enqueued_at__isnull=True, created_at__lt=now - timedelta(seconds=settings.TAGGING_UNQUEUED_GRACE))
         | Q(tagging_enqueued_at__lt=now - timedelta(seconds=settings.TAGGING_REQUEUE_AFTER))
     )

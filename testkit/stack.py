@@ -365,7 +365,7 @@ class Stack:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.web_port}{path}"
 
-    def add_worker(self, *, queues: str = "detection,celery,webhooks", concurrency: int = 1,
+    def add_worker(self, *, queues: str = "detection,detection-bulk,celery,webhooks", concurrency: int = 1,
                    env: dict[str, str] | None = None, wait: bool = True, node: str = "") -> Service:
         """A Celery worker process; ``node`` is its full name (default ``worker<n>-<random>@<host>``)."""
         name = f"worker{len(self.workers) + 1}-{uuid.uuid4().hex[:6]}"

@@ -71,7 +71,10 @@ class WorkerProcess:
 
 
 @contextmanager
-def celery_worker(media_root: Path, *, extra_env: dict[str, str] | None = None) -> Iterator[WorkerProcess]:
+def celery_worker(
+    media_root: Path, *, extra_env: dict[str, str] | None = None,
+    queues: str = "detection,detection-bulk,celery,webhooks",
+) -> Iterator[WorkerProcess]:
     env = {
         **os.environ,
         "DATABASE_URL": current_database_url(),
@@ -86,7 +89,7 @@ def celery_worker(media_root: Path, *, extra_env: dict[str, str] | None = None) 
     }
     command = [
         sys.executable, "-m", "celery", "-A", "assetsite", "worker",
-        "-Q", "detection,celery,webhooks", "--concurrency", "1", "--loglevel", "INFO",
+        "-Q", queues, "--concurrency", "1", "--loglevel", "INFO",
         "-n", f"e2e-{uuid.uuid4().hex[:8]}@%h", "--without-mingle", "--without-gossip",
     ]
     process = subprocess.Popen(
@@ -106,7 +109,7 @@ def purge_queues() -> None:
 
     with app.connection_for_write() as conn:
         channel = conn.default_channel
-        for queue in ("detection", "celery", "webhooks"):
+        for queue in ("detection", "detection-bulk", "celery", "webhooks"):
             try:
                 channel.queue_purge(queue)
             except Exception:  # a queue that was never declared

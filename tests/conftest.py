@@ -115,9 +115,18 @@ def sent(monkeypatch) -> list[list]:
     """Detection tasks that would have gone to the broker (their args)."""
     from tagging import tasks
 
-    messages: list[list] = []
+    messages = SentMessages()
     monkeypatch.setattr(tasks.detect_objects, "apply_async", lambda args=None, **kw: messages.append(args))
+    monkeypatch.setattr(tasks.tag_next, "apply_async", lambda args=None, **kw: messages.tokens.append(args))
     return messages
+
+
+class SentMessages(list):  # type: ignore[type-arg]
+    """Fresh-lane messages (asset ids); ``tokens`` holds the bulk lane's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: list[list] = []
 
 
 @pytest.fixture

@@ -15,9 +15,11 @@ register = template.Library()
 
 @register.filter
 def search_params(params: QueryDict) -> str:
-    """The page's query string without its cursor: the whole search, not the page being shown."""
+    """The page's query string without its cursor (nor the timeline's month, nor the viewer's picture):
+    the whole search, not the page being shown."""
     copy = params.copy()
-    copy.pop("cursor", None)
+    for key in ("cursor", "month", "view"):
+        copy.pop(key, None)
     return copy.urlencode()
 
 

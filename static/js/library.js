@@ -147,18 +147,23 @@
     return nav ? nav.querySelector("a[rel=next]") : null;
   }
 
+  var pending = null;  // the page being loaded (a promise), so the viewer and place.js can wait for it
+
+  // Resolves once the next page's cards are in the grid (or loading failed).
   function loadMore() {
     var link = nextLink();
-    if (!link || loading) return;
+    if (loading) return pending;
+    if (!link) return Promise.resolve();
     loading = true;
     var nav = link.closest("nav");
     nav.setAttribute("aria-busy", "true");
-    fetch(link.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+    pending = fetch(link.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
       .then(function (html) {
         var page = new DOMParser().parseFromString(html, "text/html");
         var cards = page.querySelectorAll("#grid > li");
         cards.forEach(function (card) { grid.appendChild(document.importNode(card, true)); });
+        grid.dispatchEvent(new CustomEvent("assetsite:more", { bubbles: true, detail: { url: link.href } }));
         var freshNav = page.querySelector("nav.pagination[data-infinite]");
         if (freshNav) {
           // Pages above this one are already on screen.
@@ -178,7 +183,11 @@
         nav.removeAttribute("aria-busy");
         loading = false;  // the link still works as a plain link
       });
+    return pending;
   }
+
+  // For the viewer (←/→ past the loaded cards) and place.js (Back restores the loaded pages).
+  A.libraryMore = { available: function () { return !!nextLink(); }, load: loadMore };
 
   var observer = "IntersectionObserver" in window
     ? new IntersectionObserver(function (entries) {
@@ -200,14 +209,26 @@
   var STATUS_WORDS = { pending: "Pending", processing: "Processing", tagged: "Tagged", failed: "Failed" };
   var pollTimer = null;
 
+  // "12 waiting · about 40 s": the user's whole queue, not only the cards on this page.
+  var queueLine = document.getElementById("queue-status");
+
+  function refreshQueue() {
+    if (!queueLine) return Promise.resolve();
+    return A.api("GET", queueLine.getAttribute("data-api-url")).then(function (result) {
+      if (!result.ok || !result.data) return;
+      if (queueLine.textContent !== result.data.summary) queueLine.textContent = result.data.summary;
+      queueLine.hidden = !result.data.summary;
+    });
+  }
+
   function watchPending() {
     if (pollTimer !== null) return;
     var waiting = grid.querySelectorAll('.card[data-status=pending], .card[data-status=processing]');
-    if (!waiting.length) return;
+    if (!waiting.length && !(queueLine && !queueLine.hidden)) return;
     pollTimer = setTimeout(function () {
       pollTimer = null;
       var cards = Array.prototype.slice.call(grid.querySelectorAll('.card[data-status=pending], .card[data-status=processing]'), 0, 24);
-      Promise.all(cards.map(function (card) {
+      Promise.all([refreshQueue()].concat(cards.map(function (card) {
         return A.api("GET", card.getAttribute("data-api-url")).then(function (result) {
           if (!result.ok || !result.data) return;
           var status = result.data.status;
@@ -221,7 +242,7 @@
             result.data.tags.slice(0, 5).forEach(function (tag) { chips.appendChild(A.chip(tag.label, tag.count)); });
           }
         });
-      })).then(watchPending);
+      }))).then(watchPending);
     }, 2500);
   }
   watchPending();

@@ -15,6 +15,7 @@
   var list = document.getElementById("upload-list");
   var overall = document.getElementById("overall-progress");
   var summary = document.getElementById("overall-summary");
+  var queueLine = document.getElementById("queue-status");
   var apiUrl = form.getAttribute("data-api-url");
   var maxBytes = Number(form.getAttribute("data-max-bytes")) || Infinity;
   var PARALLEL = 3;
@@ -303,9 +304,32 @@
     } else if (data.status === "failed") {
       setState(item, "failed", prefix + "tagging failed: " + (data.error || "no reason given."));
     } else {
-      setState(item, data.status, prefix + (WORDS[data.status] || data.status));
+      var words = WORDS[data.status] || data.status;
+      if (data.status === "pending" && item.place) words = "waiting for a worker: number " + item.place + " in the queue…";
+      setState(item, data.status, prefix + words);
       if (item.duplicate) item.el.setAttribute("data-state", "duplicate");
     }
+  }
+
+  // Each waiting file's place in the queue, and "12 waiting · about 40 s" for all of the user's work.
+  function pollQueue(waiting) {
+    var pending = waiting.filter(function (item) { return item.state === "pending"; }).slice(0, 200);
+    var query = pending.map(function (item) { return "asset=" + encodeURIComponent(item.asset.id); }).join("&");
+    var url = queueLine.getAttribute("data-api-url") + (query ? "?" + query : "");
+    return A.api("GET", url).then(function (result) {
+      if (!result.ok || !result.data) return;
+      var places = {};
+      result.data.positions.forEach(function (entry) { places[entry.id] = entry.position; });
+      pending.forEach(function (item) {
+        var place = places[item.asset.id];
+        if (place !== item.place) {
+          item.place = place;
+          if (item.state === "pending") showStatus(item, item.asset);
+        }
+      });
+      if (queueLine.textContent !== result.data.summary) queueLine.textContent = result.data.summary;
+      queueLine.hidden = !result.data.summary;
+    });
   }
 
   function schedulePoll() {
@@ -317,7 +341,11 @@
     var waiting = items.filter(function (item) {
       return item.asset && (item.state === "pending" || item.state === "processing" || item.state === "uploaded");
     });
-    if (!waiting.length) return;
+    if (!waiting.length) {
+      // The user's other work (a re-tag) may still wait: follow the line until it is empty.
+      if (queueLine && !queueLine.hidden) pollQueue([]).then(function () { if (!queueLine.hidden) schedulePoll(); });
+      return;
+    }
     Promise.all(waiting.map(function (item) {
       return A.api("GET", item.asset.urls.api).then(function (result) {
         if (result.ok && result.data) {
@@ -326,7 +354,7 @@
           if (changed) showStatus(item, result.data);
         }
       });
-    })).then(schedulePoll);
+    })).then(function () { return queueLine ? pollQueue(waiting) : null; }).then(schedulePoll);
   }
 
   // --- picking and dropping ----------------------------------------------------------------------

@@ -31,7 +31,7 @@ from rest_framework.test import APIClient
 
 from albums.models import Collection, CollectionItem, ShareLink
 from albums.services import collection_add, collection_create, share_link_create
-from integrations.models import ApiToken, Webhook, WebhookDelivery
+from integrations.models import ApiToken, CocoImportJob, Webhook, WebhookDelivery
 from integrations.services import token_create
 from media.models import Asset
 from media.services import asset_create, asset_trash
@@ -259,7 +259,10 @@ TABLE: dict[str, Row] = {
         "categories": [{"id": 1, "name": "imported"}],
         "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10]}],
     }),
+    "api:coco-import-job": Row("/api/import/coco/jobs/{coco_job}/", {"GET": API_OBJECT}),
     "api:labels": Row("/api/labels/", {"GET": (401, 200, 200, 200)}, scoped=True),
+    # Counts only the caller's own work; asking for another user's asset's place is a 404.
+    "api:tagging-status": Row("/api/status/?asset={asset}", {"GET": (401, 200, 404, 404)}),
     # Each user's own count (a number: nothing of the owner's to leak; tests/review/test_api.py checks it).
     "api:review-queue": Row("/api/review/queue/", {"GET": (401, 200, 200, 200)}),
     "api:webhook-list": Row("/api/webhooks/", {"GET": (401, 200, 200, 200), "POST": (401, 400, 400, 400)},
@@ -363,6 +366,7 @@ class World:
         self.webhook = Webhook.objects.create(owner=self.owner, url=OWNER_HOOK, secret="s" * 40,
                                               events=["asset.tagged"])
         self.delivery = WebhookDelivery.objects.create(webhook=self.webhook, event="asset.tagged", payload={})
+        self.coco_job = CocoImportJob.objects.create(owner=self.owner, annotations=1)
         self.group = Group.objects.create(name="editors")
         self.tokens = {user.username: token_create(user=user, name="client")[1] for user in (self.owner, self.other,
                                                                                               self.staff)}
@@ -383,6 +387,7 @@ class World:
             "label": Label.objects.get(name=OWNER_LABEL).pk,
             "assettag": AssetTag.objects.get(asset=self.asset).pk,
             "group": self.group.pk,
+            "coco_job": self.coco_job.pk,
             "token": self.token.pk,
             "access_attempt": self.access_attempt.pk,
             "access_log": self.access_log.pk,

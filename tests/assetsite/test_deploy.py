@@ -101,10 +101,12 @@ def test_compose_stack_has_what_production_needs():
     gpu = services["worker-gpu"]
     assert gpu["profiles"] == ["gpu"]
     assert gpu["environment"]["TAGGING_DEVICE"] == "cuda"
-    assert gpu["command"][gpu["command"].index("-Q") + 1] == "${GPU_WORKER_QUEUES:-detection-gpu}"
+    assert gpu["command"][gpu["command"].index("-Q") + 1] == "${GPU_WORKER_QUEUES:-detection-gpu,detection-bulk}"
     device = gpu["deploy"]["resources"]["reservations"]["devices"][0]
     assert device["driver"] == "nvidia" and device["capabilities"] == ["gpu"]
     assert services["worker"]["environment"]["TAGGING_DEVICE"] == "cpu"
+    cpu = services["worker"]["command"]
+    assert cpu[cpu.index("-Q") + 1] == "${CPU_WORKER_QUEUES:-detection,detection-bulk,celery}"  # both lanes
     assert services["flower"]["profiles"] == ["monitoring"]
     assert services["flower"]["ports"][0].startswith("127.0.0.1:")  # never on a public interface
     # Object storage next to the stack (profile s3): its own volume, loopback only, the bucket made once it is up.

@@ -66,7 +66,7 @@ def test_the_monitoring_token_gets_the_details(client, pings, settings):
     body = client.get("/health/", HTTP_X_HEALTH_TOKEN="s3cret-monitor").json()
     assert body["status"] == "ok"
     assert body["checks"]["database"]["ok"] and body["checks"]["broker"]["ok"]
-    assert set(body["checks"]["broker"]["queued"]) == {"detection", "celery"}
+    assert set(body["checks"]["broker"]["queued"]) == {"detection", "detection-bulk", "celery"}
     assert body["checks"]["workers"]["names"] == ["celery@gpu-7", "celery@web-1"]
     for wrong in ("s3cret-monitoR", "", "s3cret-monitor "):
         assert client.get("/health/", HTTP_X_HEALTH_TOKEN=wrong).json() == {"status": "ok"}

@@ -33,6 +33,7 @@ def test_webhook_tasks_are_routed_to_their_own_queue():
     assert queue_of("integrations.tasks.deliver_webhook") == "webhooks"
     assert queue_of("integrations.tasks.sweep_webhook_deliveries") == "webhooks"
     assert queue_of("tagging.tasks.detect_objects") == django_settings.TAGGING_QUEUE == "detection"
+    assert queue_of("tagging.tasks.tag_next") == django_settings.TAGGING_BULK_QUEUE == "detection-bulk"
 
 
 def test_a_queued_delivery_is_published_to_the_webhooks_queue(monkeypatch, user, settings,
@@ -57,7 +58,8 @@ def _default(value: str) -> str:
 
 
 def test_every_routed_queue_has_a_worker_in_compose_and_in_run_sh():
-    needed = {django_settings.TAGGING_QUEUE, django_settings.WEBHOOK_QUEUE, django_settings.CELERY_TASK_DEFAULT_QUEUE}
+    needed = {django_settings.TAGGING_QUEUE, django_settings.TAGGING_BULK_QUEUE, django_settings.WEBHOOK_QUEUE,
+              django_settings.CELERY_TASK_DEFAULT_QUEUE}
     services_ = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
     served: set[str] = set()
     for service in services_.values():
@@ -96,6 +98,10 @@ def test_a_webhook_only_worker_does_not_load_the_model(monkeypatch):
     started_with("detection", "celery")
     receivers.load_detector_after_fork()
     assert loads == [""] and "TAGGING_WORKER_SKIP_MODEL" not in os.environ
+
+    started_with("detection-bulk")  # a worker for re-tags only detects too
+    receivers.load_detector_after_fork()
+    assert loads == ["", ""] and "TAGGING_WORKER_SKIP_MODEL" not in os.environ
 
 
 # --- test deliveries are never retried ---------------------------------------------------------------

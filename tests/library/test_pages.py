@@ -15,7 +15,7 @@ from media.models import Asset, TaggingStatus
 from media.services import asset_create
 from review.services import detection_add_manual, detection_review
 from tagging.boxes import Box
-from tagging.models import AssetTag, Detection, DetectionSource, ReviewState
+from tagging.models import AssetTag, BulkRequest, Detection, DetectionSource, ReviewState
 from tagging.pipeline import run_detection
 from tagging.services import tagging_reset
 from tagging.templatetags.tagging_ui import contrast_ratio, label_colors
@@ -193,10 +193,12 @@ def test_retag_from_the_page_keeps_reviewed_and_manual_tags(web_client, user, se
         response = web_client.post(reverse("asset-retag", args=[asset.pk]))
     assert response.status_code == 302 and response["Location"] == f"/assets/{asset.pk}/"
     assert "Re-tagging queued" in messages_of(response)[0]
-    assert sent == [[str(asset.pk)]]
+    assert sent == [] and len(sent.tokens) == 1  # the bulk lane: a token, no per-asset message
+    assert BulkRequest.objects.filter(asset=asset).exists()
     asset.refresh_from_db()
     assert asset.tagging_status == TaggingStatus.PENDING
     run_detection(asset_id=str(asset.pk), task_id="second")
+    assert not BulkRequest.objects.filter(asset=asset).exists()  # served
 
     after = sorted(Detection.objects.filter(asset=asset).values_list("pk", "label__name", "review", "x", "y"))
     # Every edit is still there, unchanged; the accepted circle is not doubled, the rejected square does
@@ -224,7 +226,8 @@ def test_a_relabelled_box_is_not_suggested_again_under_its_old_label(user):
 def test_retag_another_users_asset_is_404(web_client, foreign, sent):
     assert web_client.post(reverse("asset-retag", args=[foreign.pk])).status_code == 404
     foreign.refresh_from_db()
-    assert foreign.tagging_status == TaggingStatus.TAGGED and sent == []
+    assert foreign.tagging_status == TaggingStatus.TAGGED and sent == [] and sent.tokens == []
+    assert not BulkRequest.objects.exists()
 
 
 # --- bulk actions ---------------------------------------------------------------------------------

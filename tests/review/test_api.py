@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from media.models import Asset, TaggingStatus
 from tagging.boxes import Box
-from tagging.models import AssetTag, Detection, DetectionSource, ReviewState
+from tagging.models import AssetTag, BulkRequest, BulkToken, Detection, DetectionSource, ReviewState
 from tests.tagged_assets import make_asset, tag
 
 # Each test starts with no request history: rate limits must not carry over between tests.
@@ -166,15 +166,19 @@ def test_patch_manual_tags_rejects_bad_input(api_client, tagged, value):
 # --- retag ------------------------------------------------------------------------------------------
 
 
-def test_retag_resets_and_enqueues_after_commit(api_client, tagged, sent, django_capture_on_commit_callbacks):
+def test_retag_resets_and_goes_to_the_bulk_lane_after_commit(
+    api_client, tagged, sent, django_capture_on_commit_callbacks
+):
     manual = api_client.post(f"/api/assets/{tagged.pk}/detections/", {"label": "beach"}, format="json").json()
     with django_capture_on_commit_callbacks(execute=True):
         response = api_client.post(f"/api/assets/{tagged.pk}/retag/")
     assert response.status_code == 202
     assert response.json()["status"] == "pending"
-    assert sent == [[str(tagged.pk)]]
+    # No fresh-lane message: a bulk request and one token that tags it when a worker gets to it.
+    assert sent == [] and sent.tokens == [[str(BulkToken.objects.get().pk)]]
+    assert BulkRequest.objects.filter(asset=tagged, owner=tagged.owner).exists()
     tagged.refresh_from_db()
-    assert tagged.tagging_status == TaggingStatus.PENDING and tagged.tagging_enqueued_at is not None
+    assert tagged.tagging_status == TaggingStatus.PENDING
     assert Detection.objects.filter(pk=manual["id"]).exists()
 
 
@@ -189,8 +193,10 @@ def test_bulk_by_ids_reports_counts_and_ignores_other_users_ids(
     with django_capture_on_commit_callbacks(execute=True):
         response = api_client.post("/api/assets/bulk/", {"action": "retag", "ids": ids}, format="json")
     assert response.status_code == 200, response.content
-    assert response.json() == {"action": "retag", "matched": 2, "changed": 2, "not_found": [str(foreign.pk)]}
-    assert sorted(args[0] for args in sent) == sorted([str(tagged.pk), str(second.pk)])
+    # ``second`` still waits for its first tagging (fresh lane): it stays there and is tagged once.
+    assert response.json() == {"action": "retag", "matched": 2, "changed": 1, "not_found": [str(foreign.pk)]}
+    assert list(BulkRequest.objects.values_list("asset_id", flat=True)) == [tagged.pk]
+    assert sent == [] and len(sent.tokens) == 1
     foreign.refresh_from_db()
     assert foreign.tagging_status == TaggingStatus.TAGGED  # untouched
 

@@ -211,6 +211,14 @@ def test_every_page_passes_the_policy(world, browser):
     owner.page.locator("#q-suggestions li").first.wait_for()
     owner.page.keyboard.press("Escape")
     owner.go("/?q=circle+-dog")
+    owner.page.locator("#grid .card-link").first.click()  # the viewer: zoom to the original, boxes, keys
+    owner.page.locator("#lightbox-img").wait_for()
+    for key in ("1", "b", "ArrowRight", "Escape"):
+        owner.page.keyboard.press(key)
+    owner.settle()
+    owner.go(f"/?view={assets[0]}", wait_for="#lightbox-img")
+    owner.go("/?sort=taken", wait_for="#timeline-month")  # the timeline and its jump control
+    owner.page.locator("#theme-toggle").click()  # the dark theme
     owner.go("/?q=(((")  # a query error
     owner.go("/")
     owner.page.locator(f"#select-{assets[0]}").check(force=True)  # the bulk bar and its dialog

@@ -20,7 +20,7 @@ from review import services as review_services
 from tagging import services, tasks
 from tagging.boxes import Box, DetectedObject
 from tagging.model_cache import get_detector
-from tagging.models import AssetTag, Detection, DetectionRun, DetectionSource, ReviewState
+from tagging.models import AssetTag, BulkRequest, BulkToken, Detection, DetectionRun, DetectionSource, ReviewState
 from tagging.pipeline import TransientError, run_detection
 from testkit.shapes import Scene, three_shapes_scene
 from tests.images import exif_block, upload
@@ -317,6 +317,7 @@ def sent(monkeypatch):
         messages.append((args, kwargs, queue))
 
     monkeypatch.setattr(tasks.detect_objects, "apply_async", fake_apply_async)
+    monkeypatch.setattr(tasks.tag_next, "apply_async", fake_apply_async)  # bulk-lane tokens
     return messages
 
 
@@ -376,7 +377,9 @@ def test_sweeper_leaves_a_recent_backlog_alone_but_frees_stuck_claims(user, sett
     assert stuck.tagging_status == TaggingStatus.PENDING
 
 
-def test_retag_command_filters_and_enqueues_in_chunks(user, other_user, sent, capsys):
+def test_retag_command_filters_and_puts_assets_in_the_bulk_lane(
+    user, other_user, sent, capsys, django_capture_on_commit_callbacks
+):
     tagged = upload_scene(user, three_shapes_scene(background=(10, 10, 10)), name="a.png")
     failed = upload_scene(user, three_shapes_scene(background=(20, 20, 20)), name="b.png")
     other = upload_scene(other_user, three_shapes_scene(background=(30, 30, 30)), name="c.png")
@@ -384,21 +387,24 @@ def test_retag_command_filters_and_enqueues_in_chunks(user, other_user, sent, ca
                                 info=services.RunInfo(model_name="m"))
     services.tagging_fail(asset_id=failed.pk, error="boom")
 
-    call_command("retag", "--status", "failed", "--chunk", "1")
-    assert [args for args, _, _ in sent] == [[str(failed.pk)]]
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("retag", "--status", "failed", "--chunk", "1")
+    # A row in the bulk lane and one token on the bulk queue, no message per asset.
+    assert list(BulkRequest.objects.values_list("asset_id", "model")) == [(failed.pk, "")]
+    assert sent == [([str(BulkToken.objects.get().pk)], None, "detection-bulk")]
     failed.refresh_from_db()
     assert failed.tagging_status == TaggingStatus.PENDING and failed.tagging_error == ""
 
-    sent.clear()
     call_command("retag", "--label", "Circle", "--model", "fasterrcnn_resnet50_fpn_v2")
-    assert sent == [([str(tagged.pk)], {"model": "fasterrcnn_resnet50_fpn_v2"}, "detection")]
+    assert BulkRequest.objects.get(asset=tagged).model == "fasterrcnn_resnet50_fpn_v2"
     tagged.refresh_from_db()
+    assert tagged.tagging_status == TaggingStatus.PENDING
     assert tagged.detections.count() == 1  # kept until the new run replaces them
 
-    sent.clear()
+    # Still waiting for its first tagging: it stays in the fresh lane, tagged once.
     call_command("retag", "--owner", other_user.username)
-    assert sent == [([str(other.pk)], {}, "detection")]
-    assert "Queued 1 assets" in capsys.readouterr().out
+    assert not BulkRequest.objects.filter(asset=other).exists()
+    assert "Queued 0 assets for tagging in the bulk lane (1 were already waiting" in capsys.readouterr().out
 
 
 def test_retag_refuses_an_unknown_model(db):
