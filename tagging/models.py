@@ -211,7 +211,7 @@ class LabelPairCount(models.Model):
     """How many of an owner's assets outside the trash carry both ``label`` and ``other`` (two different
     labels; each pair is stored both ways round): the sum of ``assets`` over the rows.
 
-    Delta rows from the same PostgreSQL triggers as ``LabelCount`` (migration 0007); they give the
+    Delta rows from the same PostgreSQL triggers as ``LabelCount`` (migration 0008); they give the
     facets of a one-label search ("dog": which other labels its pictures carry) without counting tags.
     """
 

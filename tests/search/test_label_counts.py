@@ -193,7 +193,7 @@ def test_the_migration_backfill_counts_existing_tags(user, tagged, foreign):
     pairs = recount_pairs()
     LabelPairCount.objects.all().delete()
     with connection.cursor() as cursor:
-        cursor.execute(importlib.import_module("tagging.migrations.0007_label_pair_counts").BACKFILL)
+        cursor.execute(importlib.import_module("tagging.migrations.0008_label_pair_counts").BACKFILL)
     assert pair_summary() == pairs and pairs
 
 

@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('media', '0005_asset_taken_offset'),
-        ('tagging', '0005_label_counts'),
+        ('tagging', '0006_bulk_lane'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

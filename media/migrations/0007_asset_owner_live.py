@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('media', '0005_asset_taken_offset'),
+        ('media', '0006_asset_timeline_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
