@@ -13,4 +13,4 @@ bench-tagging:
 	.venv/bin/python bench/tagging.py
 
 screenshots:  ## refresh docs/screenshots/ from the browser tests (test runs write to var/test/screenshots/)
-	UI_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots ./scripts/test.sh tests/system/test_browser.py tests/system/test_browser_collections.py tests/system/test_browser_viewer.py
+	UI_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots ./scripts/test.sh tests/system/test_browser.py tests/system/test_browser_collections.py tests/system/test_browser_viewer.py tests/system/test_browser_video.py

@@ -458,6 +458,18 @@ TAGGING_REQUEUE_AFTER = env_int("TAGGING_REQUEUE_AFTER", 3600, minimum=1)
 # waits idle; few, so fresh uploads and other users' turns are never stuck behind a long line.
 TAGGING_BULK_IN_FLIGHT = env_int("TAGGING_BULK_IN_FLIGHT", 4, minimum=1)
 TAGGING_PROCESSING_TIMEOUT = env_int("TAGGING_PROCESSING_TIMEOUT", TAGGING_TIME_LIMIT + 60, minimum=1)
+# Videos in the worker: frames sampled per second (plus scene cuts), how often progress is saved,
+# how long one run works before it saves and sends the rest of the video to the queue again, and
+# the tracker's gap (seconds an object may be unseen and stay one track) and minimum samples per track.
+VIDEO_SAMPLE_FPS = env_float("VIDEO_SAMPLE_FPS", 2.0, low=0.1, high=30.0)
+VIDEO_SCENE_CUTS = env_bool("VIDEO_SCENE_CUTS", True)
+VIDEO_CHECKPOINT_SECONDS = env_float("VIDEO_CHECKPOINT_SECONDS", 15.0, low=0.0)
+VIDEO_RUN_SECONDS = env_float("VIDEO_RUN_SECONDS", TAGGING_SOFT_TIME_LIMIT * 0.8, low=0.1)
+VIDEO_TRACK_MAX_GAP = env_float("VIDEO_TRACK_MAX_GAP", 1.5, low=0.0)
+VIDEO_TRACK_MIN_HITS = env_int("VIDEO_TRACK_MIN_HITS", 2, minimum=1)
+VIDEO_TRACKS_IN_ASSET = env_int("VIDEO_TRACKS_IN_ASSET", 50, minimum=0)
+if VIDEO_RUN_SECONDS >= TAGGING_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("VIDEO_RUN_SECONDS must be below TAGGING_SOFT_TIME_LIMIT.")
 if TAGGING_TIME_LIMIT <= TAGGING_SOFT_TIME_LIMIT:
     raise ImproperlyConfigured("TAGGING_TIME_LIMIT must be larger than TAGGING_SOFT_TIME_LIMIT.")
 

@@ -14,7 +14,15 @@ from library.collections_api import CollectionAssetsView, CollectionShareView, C
 from library.downloads import AssetDownloadView
 from library.trash_api import TrashItemView, TrashListView, TrashRestoreView
 from media.api import AssetOriginalView, AssetThumbnailView
-from review.api import AssetBulkView, AssetDetectionsView, DetectionCropView, DetectionView, ReviewQueueCountView
+from review.api import (
+    AssetBulkView,
+    AssetDetectionsView,
+    AssetTracksView,
+    DetectionCropView,
+    DetectionView,
+    ReviewQueueCountView,
+    TrackView,
+)
 from search.api import LabelFacetView
 from tagging.api import TaggingStatusView
 
@@ -34,6 +42,8 @@ api_urls = [
     path("assets/<uuid:asset_id>/thumbnail/<str:size>/", AssetThumbnailView.as_view(), name="asset-thumbnail"),
     path("assets/<uuid:asset_id>/rendition/", AssetRenditionView.as_view(), name="asset-rendition"),
     path("assets/<uuid:asset_id>/signed-urls/", AssetSignedUrlView.as_view(), name="asset-signed-url"),
+    path("assets/<str:asset_id>/tracks/", AssetTracksView.as_view(), name="asset-tracks"),
+    path("tracks/<str:track_id>/", TrackView.as_view(), name="track-detail"),
     path("detections/<int:detection_id>/crop/", DetectionCropView.as_view(), name="detection-crop"),
     path("detections/<str:detection_id>/", DetectionView.as_view(), name="detection-detail"),
     path("collections/<str:collection_id>/assets/", CollectionAssetsView.as_view(), name="collection-assets"),

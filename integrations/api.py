@@ -266,6 +266,10 @@ class CocoInfoSerializer(serializers.Serializer):
     description = serializers.CharField()
     version = serializers.CharField()
     date_created = serializers.DateTimeField()
+    videos_left_out = serializers.IntegerField(
+        help_text="Selected assets that are videos: COCO describes still images, so they are not in the export "
+        "(their objects are tracks: GET /api/assets/{id}/tracks/)."
+    )
 
 
 class CocoImageSerializer(serializers.Serializer):

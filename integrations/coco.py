@@ -4,6 +4,10 @@ Export: the boxes of a set of assets (manual and automatic, rejected ones left o
 detector's confidence as ``score`` and extras (``asset_id``, ``sha256``, ``source``) that let an
 import find the same images again.
 
+Videos are left out both ways: COCO describes still images, and a video's objects are tracks over
+time (``GET /api/assets/{id}/tracks/``). The export's ``info.videos_left_out`` says how many of the
+selected assets were videos; an import never matches a video.
+
 Import: annotations become manual detections on the user's existing assets. Images are matched by
 ``asset_id``, else ``sha256``, else ``file_name`` (the uploaded file name; it must be unique among
 the user's assets). The whole file is checked before anything is written, and written in one
@@ -24,7 +28,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from media.models import Asset
+from media.models import Asset, AssetKind
 from review.services import TooManyDetections, detections_import
 from tagging.boxes import Box
 from tagging.labels import normalize_label
@@ -57,7 +61,8 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
 
 def coco_export(*, assets: QuerySet[Asset], description: str = "") -> dict[str, Any]:
     """COCO JSON for ``assets`` (already scoped to one user and filtered), in their order."""
-    asset_list = list(assets)
+    selected = list(assets)
+    asset_list = [asset for asset in selected if asset.kind == AssetKind.IMAGE]
     image_ids = {asset.pk: index for index, asset in enumerate(asset_list, start=1)}
     detections: list[Detection] = []
     for chunk in _chunks(list(image_ids)):
@@ -75,6 +80,7 @@ def coco_export(*, assets: QuerySet[Asset], description: str = "") -> dict[str, 
             "description": description or "assetsite export",
             "version": "1",
             "date_created": timezone.now().isoformat(),
+            "videos_left_out": len(selected) - len(asset_list),
         },
         "licenses": [],
         "images": [
@@ -309,7 +315,7 @@ class CocoPlan:
 def coco_plan(*, assets: QuerySet[Asset], document: Any, max_annotations: int, max_boxes_per_asset: int) -> CocoPlan:
     """Check a COCO document against ``assets`` (scoped to one user) without writing anything."""
     images = coco_read(document, max_annotations=max_annotations)
-    matches = _match(images, assets)
+    matches = _match(images, assets.filter(kind=AssetKind.IMAGE))
     planned: dict[Any, tuple[Asset, list[tuple[str, Box | None]]]] = {}
     unmatched: list[dict[str, Any]] = []
     unmatched_annotations = 0

@@ -48,10 +48,11 @@ from review.services import asset_manual_tags_set, assets_retag
 from search.api import AssetSearchBackend, QueryErrorPositionMixin
 from search.filters import AssetFilter
 from search.labels import label_candidates
+from search.nodes import moment_labels
 from tagging.labels import LABEL_MAX_LENGTH
-from tagging.models import AssetTag, Detection, DetectionRun, DetectionSource, ReviewState
+from tagging.models import AssetTag, Detection, DetectionRun, DetectionSource, ReviewState, Track
 from tagging.selectors import focus_box
-from tagging.serializers import DetectionSerializer, RunSerializer, TagSerializer
+from tagging.serializers import DetectionSerializer, MomentSerializer, RunSerializer, TagSerializer, TrackSerializer
 
 MAX_MANUAL_TAGS = 50
 
@@ -63,6 +64,7 @@ class AssetUrlsSerializer(serializers.Serializer):
     thumbnail_small = serializers.URLField()
     thumbnail_large = serializers.URLField()
     rendition = serializers.URLField(help_text="Add ?width=&height=&fit=&focus=&format=&quality= (see docs/api.md).")
+    tracks = serializers.URLField(help_text="A video's tracks, paged (empty for images).")
 
 
 class SignedUrlsSerializer(serializers.Serializer):
@@ -107,6 +109,15 @@ class AssetSerializer(serializers.ModelSerializer):
     tags = TagSerializer(many=True, read_only=True)
     last_run = serializers.SerializerMethodField()
     manual_tags = ManualTagsField()
+    tracks = serializers.SerializerMethodField(
+        help_text="Videos: the first VIDEO_TRACKS_IN_ASSET tracks by start time (rejected ones left out); "
+        "all of them, paged, at urls.tracks. [] for images."
+    )
+    tracks_total = serializers.SerializerMethodField(help_text="How many tracks (rejected ones left out).")
+    moments = serializers.SerializerMethodField(
+        help_text="In search results (q or label filters) for a video: when the labels searched for are on "
+        "screen, by start time, so a player can seek. Null otherwise."
+    )
 
     class Meta:
         model = Asset
@@ -135,6 +146,13 @@ class AssetSerializer(serializers.ModelSerializer):
             "tags",
             "last_run",
             "manual_tags",
+            "kind",
+            "duration",
+            "fps",
+            "video_codec",
+            "tracks",
+            "tracks_total",
+            "moments",
         ]
         read_only_fields = [field for field in fields if field not in {"title", "manual_tags", "favorite"}]
         extra_kwargs = {
@@ -143,6 +161,8 @@ class AssetSerializer(serializers.ModelSerializer):
                 "help_text": "Minutes east of UTC on the camera's clock (EXIF OffsetTimeOriginal); null when the "
                 "file gives none, and taken_at is then the camera's time read as UTC."
             },
+            "kind": {"help_text": "image or video."},
+            "duration": {"help_text": "Videos: seconds; null for images."},
         }
 
     def _absolute(self, path: str) -> str:
@@ -156,6 +176,7 @@ class AssetSerializer(serializers.ModelSerializer):
             "page": reverse("asset-detail", args=[asset.pk]),
             **asset_file_paths(asset),
             "rendition": reverse("api:asset-rendition", args=[asset.pk]),
+            "tracks": reverse("api:asset-tracks", args=[asset.pk]),
         }
         return {name: self._absolute(path) for name, path in paths.items()}
 
@@ -172,6 +193,28 @@ class AssetSerializer(serializers.ModelSerializer):
         # Rejected detections are kept (so re-tagging does not resurrect them) but not shown as tags.
         visible = [d for d in asset.detections.all() if d.review != ReviewState.REJECTED]
         return DetectionSerializer(visible, many=True, context=self.context).data
+
+    def _visible_tracks(self, asset: Asset) -> list[Track]:
+        return [track for track in asset.tracks.all() if track.review != ReviewState.REJECTED]
+
+    @extend_schema_field(TrackSerializer(many=True))
+    def get_tracks(self, asset: Asset) -> list[dict]:
+        shown = self._visible_tracks(asset)[: settings.VIDEO_TRACKS_IN_ASSET]
+        return TrackSerializer(shown, many=True, context=self.context).data
+
+    def get_tracks_total(self, asset: Asset) -> int:
+        return len(self._visible_tracks(asset))
+
+    @extend_schema_field(MomentSerializer(many=True, allow_null=True))
+    def get_moments(self, asset: Asset) -> list[dict] | None:
+        wanted = self.context.get("moment_labels")
+        if not wanted or not asset.is_video:
+            return None
+        return [
+            {"label": track.label.name, "start": track.start, "end": track.end}
+            for track in self._visible_tracks(asset)
+            if track.label.name in wanted and all(c.accepts(track.confidence) for c in wanted[track.label.name])
+        ]
 
     @extend_schema_field(RunSerializer(allow_null=True))
     def get_last_run(self, asset: Asset) -> dict | None:
@@ -217,7 +260,15 @@ class AssetViewSet(QueryErrorPositionMixin, viewsets.ModelViewSet):  # PATCH, no
             ),
             Prefetch("tags", queryset=AssetTag.objects.select_related("label")),
             Prefetch("detection_runs", queryset=DetectionRun.objects.order_by("-started_at", "-id")),
+            Prefetch("tracks", queryset=Track.objects.select_related("label", "suggested_label")),
         )
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        query = getattr(self, "search_query", None)  # set by AssetSearchBackend on the list
+        if query is not None:
+            context["moment_labels"] = moment_labels(query)
+        return context
 
     @extend_schema(
         request={"multipart/form-data": UploadSerializer},

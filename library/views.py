@@ -34,12 +34,12 @@ from review.services import assets_retag, detection_add_manual
 from search.filters import AssetFilter
 from search.nodes import InCollection, positive_labels, selected_labels, walk
 from search.query import toggle_label
-from search.selectors import SORTS, label_facets
+from search.selectors import SORTS, first_moments, label_facets
 from search.suggestions import unknown_labels
 from search.timeline import InvalidMonth
 from tagging.models import AssetTag, Detection, ReviewState
 from tagging.progress import tagging_progress
-from tagging.selectors import asset_detections, asset_tags, label_names_of
+from tagging.selectors import asset_detections, asset_tags, asset_tracks, label_names_of
 from tagging.templatetags.tagging_ui import label_colors
 
 SORT_NEEDS_LABEL = "Sorting by confidence needs a label in the search (like circle): showing the newest first."
@@ -113,6 +113,10 @@ class LibraryView(LoginRequiredMixin, View):
             context["filter_errors"] = [str(invalid)]
             return render(request, self.template_name, context, status=400)
         query = filterset.search_query
+        # A video hit opens at the first moment the searched labels are on screen.
+        starts = first_moments(assets=page.items, query=query)
+        for asset in page.items:
+            asset.first_moment = starts.get(asset.pk)
         facets = self._facets(request, params, filterset)
         if filterset.sort_order == "taken":
             context.update(timeline_context(params, queryset=filterset.qs))
@@ -196,7 +200,45 @@ def _box_style(detection: Detection, width: int, height: int) -> str:
     )
 
 
-def asset_page_context(asset: Asset, *, user: Any, add_form: ManualTagForm | None = None) -> dict[str, Any]:
+def video_context(asset: Asset, *, start_at: str | None = None) -> dict[str, Any]:
+    """A video's tracks for the player (boxes as JSON for video.js) and the per-label timeline rows."""
+    if not asset.is_video:
+        return {}
+    tracks = asset_tracks(asset=asset)
+    visible = [track for track in tracks if track.review != ReviewState.REJECTED]
+    duration = max(asset.duration or 0.0, max((t.end for t in visible), default=0.0), 0.001)
+    step = 1 / settings.VIDEO_SAMPLE_FPS
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for track in visible:
+        # A track covers its samples: half a step either side, so a one-sample track still shows.
+        left = max(track.start - step / 2, 0.0) / duration * 100
+        right = min(track.end + step / 2, duration) / duration * 100
+        rows.setdefault(track.label.name, []).append(
+            {"track": track, "start": track.start, "end": track.end,
+             "left": f"{left:.3f}", "width": f"{max(right - left, 0.5):.3f}"}
+        )
+    try:
+        seek = min(max(float(start_at or ""), 0.0), duration)
+    except ValueError:
+        seek = None
+    return {
+        "tracks": tracks,
+        "timeline": sorted(rows.items()),
+        "tracks_data": {
+            "step": step,
+            "tracks": [
+                {"id": t.pk, "label": t.label.name, "start": t.start, "end": t.end, "confidence": t.confidence,
+                 "boxes": t.boxes}
+                for t in visible
+            ],
+        },
+        "start_at": seek,
+    }
+
+
+def asset_page_context(
+    asset: Asset, *, user: Any, add_form: ManualTagForm | None = None, start_at: str | None = None
+) -> dict[str, Any]:
     detections = asset_detections(asset=asset)
     visible = [d for d in detections if d.review != ReviewState.REJECTED]
     legend: dict[str, int] = {}
@@ -230,6 +272,7 @@ def asset_page_context(asset: Asset, *, user: Any, add_form: ManualTagForm | Non
         "rendition_max_side": settings.RENDITION_MAX_SIDE,
         "rendition_width": min(asset.width, 1600),
         "rendition_height": "",
+        **video_context(asset, start_at=start_at),
     }
 
 
@@ -240,7 +283,8 @@ class AssetDetailView(LoginRequiredMixin, View):
 
     def get(self, request: HttpRequest, asset_id: Any) -> HttpResponse:
         asset = owned_asset_or_404(request, asset_id)
-        return render(request, self.template_name, asset_page_context(asset, user=request.user))
+        context = asset_page_context(asset, user=request.user, start_at=request.GET.get("t"))
+        return render(request, self.template_name, context)
 
 
 class DetectionAddView(LoginRequiredMixin, View):

@@ -21,6 +21,7 @@ from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from assetsite.api import ApiError, ErrorSerializer
+from assetsite.pagination import KeysetCursorPagination
 from media.api import FILE_RESPONSES, SIGNED_PARAMETERS, FileView
 from media.decoding import DecodeBusy
 from media.models import Asset
@@ -32,18 +33,26 @@ from review.selectors import (
     detection_crop,
     detection_get,
     review_queue,
+    track_get,
 )
-from review.services import assets_bulk_action, detection_add_manual, detection_delete, detection_review
+from review.services import (
+    assets_bulk_action,
+    detection_add_manual,
+    detection_delete,
+    detection_review,
+    track_review,
+)
 from review.validation import BULK_ACTIONS, MAX_SIDE, InvalidInput, box_check, label_action_problem, label_clean
 from search.api import InvalidQuerySerializer, QueryErrorPositionMixin, filterset_or_400
 from search.filters import AssetFilter
 from tagging.boxes import Box
 from tagging.labels import LABEL_MAX_LENGTH
-from tagging.models import Detection
-from tagging.serializers import DetectionSerializer
+from tagging.models import Detection, Track
+from tagging.serializers import DetectionSerializer, TrackSerializer
 
 ASSET_ID = OpenApiParameter("asset_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 DETECTION_ID = OpenApiParameter("detection_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+TRACK_ID = OpenApiParameter("track_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
 
 def asset_or_404(request: Request, asset_id: str) -> Asset:
@@ -188,6 +197,63 @@ class ReviewQueueCountView(APIView):
     @extend_schema(responses={200: ReviewQueueCountSerializer})
     def get(self, request: Request) -> Response:
         return Response({"count": review_queue(user=request.user).count()})
+
+
+@extend_schema_view(get=extend_schema(parameters=[ASSET_ID]))
+class AssetTracksView(generics.ListAPIView):
+    """A video's tracks by start time, paged (rejected ones included, with their review state);
+    an image has none."""
+
+    serializer_class = TrackSerializer
+    pagination_class = KeysetCursorPagination
+    queryset = Track.objects.none()  # for the schema; get_queryset goes through asset_or_404
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        asset = asset_or_404(self.request, self.kwargs["asset_id"])
+        return Track.objects.filter(asset=asset).select_related("label", "suggested_label").order_by("start", "id")
+
+    @extend_schema(responses={200: TrackSerializer(many=True), 404: ErrorSerializer})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class TrackUpdateSerializer(serializers.Serializer):
+    label = LabelField(required=False, help_text="A new label for the whole track; it counts as accepted with it.")
+    review = serializers.ChoiceField(choices=["accepted", "rejected"], required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError("Send label and/or review.", code="empty")
+        return attrs
+
+
+@extend_schema_view(get=extend_schema(parameters=[TRACK_ID]), patch=extend_schema(parameters=[TRACK_ID]))
+class TrackView(generics.GenericAPIView):
+    """One track of one of your videos: read, or review it whole (accept, reject, relabel)."""
+
+    serializer_class = TrackSerializer
+    queryset = Track.objects.none()  # for the schema; get_object scopes to the user's assets
+
+    def get_object(self) -> Track:
+        track = track_get(user=self.request.user, track_id=self.kwargs["track_id"])
+        if track is None:
+            raise NotFound("No such track.")
+        return track
+
+    @extend_schema(responses={200: TrackSerializer, 404: ErrorSerializer})
+    def get(self, request: Request, track_id: str) -> Response:
+        return Response(TrackSerializer(self.get_object(), context={"request": request}).data)
+
+    @extend_schema(
+        request=TrackUpdateSerializer, responses={200: TrackSerializer, 400: ErrorSerializer, 404: ErrorSerializer}
+    )
+    def patch(self, request: Request, track_id: str) -> Response:
+        track = self.get_object()
+        serializer = TrackUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        accept = serializer.validated_data.get("review") != "rejected"
+        track = track_review(track=track, accept=accept, label=serializer.validated_data.get("label"))
+        return Response(TrackSerializer(track, context={"request": request}).data)
 
 
 class BulkSerializer(serializers.Serializer):

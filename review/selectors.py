@@ -26,7 +26,7 @@ from media.limits import decode_limits
 from media.models import Asset
 from media.selectors import assets_visible_to
 from search.filters import AssetFilter
-from tagging.models import Detection, DetectionSource, ReviewState
+from tagging.models import Detection, DetectionSource, ReviewState, Track
 
 # Formats whose crops are saved as JPEG (photographs); everything else keeps its pixels as PNG.
 _PHOTO_FORMATS = {"JPEG", "HEIF"}
@@ -213,3 +213,18 @@ def form_selection(
         return bulk_selection(user=user, matching=search_matching(user=user, search=data.get("search") or ""),
                               limit=limit)
     return bulk_selection(user=user, ids=data.get("ids") or [])
+
+
+def track_get(*, user: AbstractBaseUser | AnonymousUser, track_id: int | str) -> Track | None:
+    """One track of one of the user's videos, or None (also when it is another user's)."""
+    try:
+        key = int(str(track_id))
+    except ValueError:
+        return None
+    if not 0 < key < 2**63:
+        return None
+    return (
+        Track.objects.filter(asset__in=assets_visible_to(user), pk=key)
+        .select_related("label", "suggested_label", "asset")
+        .first()
+    )

@@ -19,7 +19,7 @@ from review.validation import LABEL_ACTIONS
 from tagging.box_index import NearBoxIndex
 from tagging.boxes import Box
 from tagging.labels import normalize_label
-from tagging.models import Detection, DetectionSource, Label, ReviewState
+from tagging.models import Detection, DetectionSource, Label, ReviewState, Track
 from tagging.services import label_get_or_create, labels_for, tags_rebuild
 from tagging.tasks import bulk_retag
 
@@ -65,6 +65,25 @@ def detection_review(*, detection: Detection, accept: bool, label: str | None = 
         detection.save(update_fields=["review", "reviewed_at", "label", "suggested_label"])
         tags_rebuild(asset=detection.asset)
     return detection
+
+
+def track_review(*, track: Track, accept: bool, label: str | None = None) -> Track:
+    """Accept or reject a whole video track, optionally relabelling it; it survives re-tagging as reviewed.
+
+    The summary (AssetTag) follows: a rejected track no longer counts, a relabelled one counts under
+    its new label. The tracker's own label is kept as ``suggested_label``.
+    """
+    with transaction.atomic():
+        track.review = ReviewState.ACCEPTED if accept else ReviewState.REJECTED
+        track.reviewed_at = timezone.now()
+        if label is not None:
+            new_label = label_get_or_create(name=label)
+            if new_label.pk != track.label_id and track.source == DetectionSource.AUTO:
+                track.suggested_label_id = track.suggested_label_id or track.label_id
+            track.label = new_label
+        track.save(update_fields=["review", "reviewed_at", "label", "suggested_label"])
+        tags_rebuild(asset=track.asset)
+    return track
 
 
 def detection_delete(*, detection: Detection) -> bool:

@@ -55,7 +55,9 @@ class AssetSearchBackend(DjangoFilterBackend):
     def filter_queryset(self, request: Request, queryset: QuerySet, view: Any) -> QuerySet:
         if getattr(view, "action", None) != "list":
             return queryset
-        return filterset_or_400(self.get_filterset(request, queryset, view)).qs
+        filterset = filterset_or_400(self.get_filterset(request, queryset, view))
+        view.search_query = filterset.search_query  # the serializer shows a video hit's moments from it
+        return filterset.qs
 
 
 class FacetSerializer(serializers.Serializer):

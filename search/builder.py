@@ -30,6 +30,7 @@ from search.syntax import (
     FAVORITE_WORDS,
     FIELD_NAMES,
     FORMATS,
+    KINDS,
     MAX_COUNT,
     MAX_RELATIVE_DAYS,
     MAX_YEAR,
@@ -297,7 +298,9 @@ class QueryBuilder:
             return word
         if field == "format" and word in FORMATS:
             return FORMATS[word]
-        choices = {"status": STATUSES, "source": SOURCES, "format": sorted(set(FORMATS))}[field]
+        if field == "kind" and word in KINDS:
+            return word
+        choices = {"status": STATUSES, "source": SOURCES, "format": sorted(set(FORMATS)), "kind": KINDS}[field]
         raise QueryError(
             f"Unknown {field} '{value}' at position {token.start_pos}: use {', '.join(choices)}.",
             token.start_pos or 0,

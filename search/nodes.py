@@ -78,7 +78,7 @@ class DateMissing:
 
 @dataclass(frozen=True)
 class FieldEquals:
-    field: Literal["status", "source", "format"]
+    field: Literal["status", "source", "format", "kind"]
     value: str
     span: Span = (0, 0)
 
@@ -190,3 +190,12 @@ def required_labels(node: Node | None) -> set[str]:
 def selected_labels(node: Node | None) -> set[str]:
     """Labels required as a plain top-level term: those a facet shows as ticked."""
     return {item.label for item in conjuncts(node) if isinstance(item, LabelTerm) and not item.counts_absence}
+
+
+def moment_labels(node: Node | None) -> dict[str, tuple[Compare, ...]]:
+    """Labels a video hit should show the moments of (as positive_labels), with their confidence conditions."""
+    found: dict[str, tuple[Compare, ...]] = {}
+    for item, negated in walk(node):
+        if isinstance(item, LabelTerm) and not negated and not item.counts_absence:
+            found[item.label] = found.get(item.label, ()) + tuple(item.confidence)
+    return found

@@ -36,6 +36,7 @@ from search.nodes import (
     Node,
     Not,
     Or,
+    moment_labels,
     positive_labels,
     required_labels,
     walk_deep,
@@ -46,7 +47,7 @@ from search.wildcards import filename_q
 from tagging.coco_categories import COCO_LABELS
 from tagging.label_counts import label_counts_available, label_counts_of, label_pairs_of
 from tagging.labels import normalize_label
-from tagging.models import AssetTag, Detection, Label, ReviewState
+from tagging.models import AssetTag, Detection, Label, ReviewState, Track
 
 Sort = Literal["newest", "oldest", "taken", "confidence", "objects"]
 SORTS: dict[str, str] = {
@@ -267,6 +268,8 @@ def _to_q(node: Node, label_ids: dict[str, int]) -> Q:
             return Q(tagging_status=node.value)
         if node.field == "format":
             return Q(format=node.value)
+        if node.field == "kind":
+            return Q(kind=node.value)
         # A rejected detection is not a tag, so it does not make an asset "manual" or "auto".
         detections = Detection.objects.filter(asset_id=OuterRef("pk"), source=node.value).exclude(
             review=ReviewState.REJECTED
@@ -439,3 +442,22 @@ def _facets(counts: dict[int, int], *, limit: int) -> list[Facet]:
     facets = sorted((Facet(label=names[pk], count=count) for pk, count in counts.items() if pk in names),
                     key=lambda facet: (-facet.count, facet.label))  # fmt: skip
     return facets[: max(1, min(limit, MAX_FACETS))]
+
+
+def first_moments(*, assets: Sequence[Asset], query: Node | None) -> dict[Any, float]:
+    """For the videos among ``assets``: when the first track of a label the search asks for starts
+    (tracks that meet the term's confidence condition, rejected ones left out), so a hit opens there."""
+    wanted = moment_labels(query)
+    videos = [asset.pk for asset in assets if asset.is_video]
+    if not wanted or not videos:
+        return {}
+    found: dict[Any, float] = {}
+    tracks = (
+        Track.objects.filter(asset_id__in=videos, label__name__in=list(wanted))
+        .exclude(review=ReviewState.REJECTED)
+        .values_list("asset_id", "label__name", "start", "confidence")
+    )
+    for asset_id, label, start, confidence in tracks:
+        if all(condition.accepts(confidence) for condition in wanted[label]):
+            found[asset_id] = min(found.get(asset_id, start), start)
+    return found

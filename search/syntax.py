@@ -23,6 +23,7 @@ MAX_YEAR = 2999
 # them against media.models.TaggingStatus and media.imaging.ACCEPTED_FORMATS.
 STATUSES = ("pending", "processing", "tagged", "failed")
 SOURCES = ("auto", "manual")
+KINDS = ("image", "video")  # media.models.AssetKind
 FORMATS = {
     "jpeg": "JPEG", "jpg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF",
     "tiff": "TIFF", "tif": "TIFF", "heif": "HEIF", "heic": "HEIF",
@@ -46,6 +47,7 @@ FIELD_NAMES = {
     "filename": "filename", "file": "filename",
     "collection": "collection", "album": "collection",
     "is": "is",
+    "kind": "kind",
 }  # fmt: skip
 # is:favorite and the spellings people type for it.
 FAVORITE_WORDS = {"favorite", "favourite", "fav", "favorites", "favourites", "heart", "hearted", "starred"}

@@ -1,6 +1,6 @@
 """The per-owner label summaries (``LabelCount``, ``LabelPairCount``): read them, fold their delta rows.
 
-PostgreSQL triggers write the deltas (migrations 0005, 0008); on other databases the table stays empty and
+PostgreSQL triggers write the deltas (migrations 0005, 0009); on other databases the table stays empty and
 ``label_counts_available`` is False, so callers count from the tags instead.
 """
 

@@ -39,6 +39,8 @@ class DetectionRun(models.Model):
     error = models.TextField(blank=True)
     task_id = models.CharField(max_length=64, blank=True)
     worker = models.CharField(max_length=255, blank=True)
+    # Videos: sampling rate, scene cuts, the tracker's settings, samples analysed, resumed-from time.
+    video = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -211,7 +213,7 @@ class LabelPairCount(models.Model):
     """How many of an owner's assets outside the trash carry both ``label`` and ``other`` (two different
     labels; each pair is stored both ways round): the sum of ``assets`` over the rows.
 
-    Delta rows from the same PostgreSQL triggers as ``LabelCount`` (migration 0008); they give the
+    Delta rows from the same PostgreSQL triggers as ``LabelCount`` (migration 0009); they give the
     facets of a one-label search ("dog": which other labels its pictures carry) without counting tags.
     """
 
@@ -227,3 +229,73 @@ class LabelPairCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner_id}/{self.label_id}+{self.other_id}: {self.assets:+d}"
+
+
+class Track(models.Model):
+    """One object followed through a video: what, from when to when, how sure, and where at each sample.
+
+    The boxes are one JSON list per track (``[[t, x, y, width, height, confidence], …]``), not a child
+    table: they are always read and replaced together with their track and never searched one by one,
+    and a half-hour video at 2 samples a second would otherwise write thousands of rows per object
+    inside the replace transaction. Search uses the per-label summary (``AssetTag``) and the track's
+    start/end columns.
+    """
+
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="tracks")
+    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="tracks")
+    start = models.FloatField(help_text="Seconds from the start of the video: the first sample it was seen in.")
+    end = models.FloatField(help_text="The last sample it was seen in.")
+    confidence = models.FloatField(help_text="The highest confidence over its samples.")
+    mean_confidence = models.FloatField()
+    boxes = models.JSONField(default=list)
+    source = models.CharField(max_length=8, choices=DetectionSource.choices, default=DetectionSource.AUTO)
+    review = models.CharField(max_length=10, choices=ReviewState.choices, default=ReviewState.UNREVIEWED)
+    run = models.ForeignKey(DetectionRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="tracks")
+    # What the tracker first called it, kept when a person relabels the track (as for detections).
+    suggested_label = models.ForeignKey(Label, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end__gte=models.F("start")), name="track_end_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(confidence__gte=0.0, confidence__lte=1.0), name="track_confidence_0_1"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["asset", "start", "id"], name="track_asset_start"),
+            models.Index(fields=["asset", "label"], name="track_asset_label"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label.name} {self.start:.1f}-{self.end:.1f}s"
+
+    @property
+    def reviewed(self) -> bool:
+        return self.review != ReviewState.UNREVIEWED
+
+    def box_at(self, t: float) -> Box | None:
+        """The box at the sample nearest ``t`` (None without boxes)."""
+        if not self.boxes:
+            return None
+        point = min(self.boxes, key=lambda row: abs(row[0] - t))
+        return Box(x=int(point[1]), y=int(point[2]), width=int(point[3]), height=int(point[4]))
+
+
+class VideoProgress(models.Model):
+    """Where tagging a video got to: ``tagging.video.detect_video``'s last checkpoint (JSON).
+
+    Kept per asset, not per task, so whichever worker picks the video up next (the same message
+    delivered again, or the sweeper's new one) resumes from it. Deleted when the tracks are stored.
+    """
+
+    asset = models.OneToOneField(Asset, on_delete=models.CASCADE, primary_key=True, related_name="video_progress")
+    checkpoint = models.JSONField()
+    samples = models.PositiveIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.asset_id} at {self.samples} samples"

@@ -21,10 +21,11 @@ from PIL import Image
 
 from assetsite.storage import OBJECT_STORE_ERRORS
 from media.imaging import open_upright_rgb
-from media.models import Asset
+from media.models import Asset, AssetKind
 from tagging import services
 from tagging.detector import Detector, DetectorError
 from tagging.model_cache import batch_size_for, get_detector
+from tagging.video_pipeline import run_video
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,27 @@ def _hand_back(
         return []
 
 
+def _run_video(asset: Asset, detector: Detector, *, info: services.RunInfo) -> Outcome:
+    """A video, alone: sampled, detected, tracked (tagging.video_pipeline); errors as for images."""
+    from tagging.tasks import tagging_enqueue  # the task module imports this one lazily
+
+    try:
+        status, detail = run_video(
+            asset=asset, detector=detector, info=info,
+            on_continue=lambda asset_id: tagging_enqueue(asset_ids=[asset_id]),
+        )
+    except TRANSIENT_ERRORS as error:
+        # The checkpoint saved so far stays: the retry resumes from it.
+        _hand_back([asset], primary_id=asset.pk, task_id=info.task_id, error=error)
+        raise TransientError(f"{type(error).__name__}: {error}") from error
+    except Exception as error:
+        logger.exception("video detection failed for %s", asset.pk)
+        status = "failed"
+        detail = f"Detection failed ({type(error).__name__}: {str(error)[:500]}). Retry with `retag` after fixing."
+        services.tagging_fail(asset_id=asset.pk, error=detail, task_id=info.task_id, info=info)
+    return Outcome(str(asset.pk), status, detail)
+
+
 def run_detection(*, asset_id: str, task_id: str, model: str = "", worker: str = "") -> list[Outcome]:
     """Tag ``asset_id`` (and, on a GPU, other waiting assets in the same forward pass).
 
@@ -141,6 +163,8 @@ def run_detection(*, asset_id: str, task_id: str, model: str = "", worker: str =
     failure_info = _run_info(
         detector, task_id=task_id, worker=worker, batch=1, started=timezone.now(), duration_ms=0
     )
+    if primary.kind == AssetKind.VIDEO:
+        return [_run_video(primary, detector, info=failure_info)]
     claimed = [primary]
     finished: set[uuid.UUID] = set()
     outcomes: list[Outcome] = []

@@ -11,7 +11,7 @@ from django.db.models import Count, QuerySet
 
 from media.models import Asset
 from media.renditions import FocusBox
-from tagging.models import AssetTag, Detection, DetectionSource, ReviewState
+from tagging.models import AssetTag, Detection, DetectionSource, ReviewState, Track
 
 
 def asset_detections(*, asset: Asset) -> list[Detection]:
@@ -73,3 +73,8 @@ def _focus(detection: Detection) -> FocusBox:
         x=box.x, y=box.y, width=box.width, height=box.height,
         description=f"{detection.label.name} {detection.confidence:.2f} (detection {detection.pk})",
     )
+
+
+def asset_tracks(*, asset: Asset) -> list[Track]:
+    """A video's tracks by start time, rejected ones included (with their review state)."""
+    return list(Track.objects.filter(asset=asset).select_related("label", "suggested_label").order_by("start", "id"))

@@ -6,7 +6,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tagging.models import AssetTag, Detection, DetectionRun
+from tagging.models import AssetTag, Detection, DetectionRun, Track
 
 
 class BoxSerializer(serializers.Serializer):
@@ -41,7 +41,14 @@ class RunSerializer(serializers.ModelSerializer):
             "detection_count",
             "succeeded",
             "error",
+            "video",
         ]
+        extra_kwargs = {
+            "video": {
+                "help_text": "Videos: sample_fps, scene_cuts, tracker settings, samples, sampled_until, resumed_from "
+                "(the checkpoint's time when this run continued an interrupted one), frames_decoded; {} for images."
+            }
+        }
 
 
 class DetectionSerializer(serializers.ModelSerializer):
@@ -103,3 +110,51 @@ class TagSerializer(serializers.ModelSerializer):
     class Meta:
         model = AssetTag
         fields = ["label", "confidence", "count", "max_area", "has_manual"]
+
+
+class TrackBoxSerializer(serializers.Serializer):
+    t = serializers.FloatField(help_text="Seconds from the start of the video (a sampled frame).")
+    box = BoxSerializer(help_text="Upright video pixels.")
+    confidence = serializers.FloatField()
+
+
+class TrackSerializer(serializers.ModelSerializer):
+    """One object followed through a video; its boxes at the sampled times (interpolate between them)."""
+
+    label = serializers.CharField(source="label.name")
+    suggested_label = serializers.CharField(
+        source="suggested_label.name", default=None, read_only=True, allow_null=True,
+        help_text="What the tracker called it before a person relabelled it.",
+    )
+    reviewed = serializers.BooleanField(read_only=True)
+    boxes = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Track
+        fields = [
+            "id",
+            "label",
+            "start",
+            "end",
+            "confidence",
+            "mean_confidence",
+            "source",
+            "review",
+            "reviewed",
+            "suggested_label",
+            "boxes",
+        ]
+        extra_kwargs = {"confidence": {"help_text": "The highest confidence over its samples."}}
+
+    @extend_schema_field(TrackBoxSerializer(many=True))
+    def get_boxes(self, track: Track) -> list[dict]:
+        return [
+            {"t": t, "box": {"x": x, "y": y, "width": w, "height": h}, "confidence": c}
+            for t, x, y, w, h, c in track.boxes
+        ]
+
+
+class MomentSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    start = serializers.FloatField()
+    end = serializers.FloatField()

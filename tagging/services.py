@@ -11,17 +11,29 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from media.models import Asset, TaggingStatus
-from tagging.boxes import DetectedObject
+from media.models import Asset, AssetKind, TaggingStatus
+from tagging.boxes import Box, DetectedObject
 from tagging.labels import normalize_label
-from tagging.models import AssetTag, BulkRequest, Detection, DetectionRun, DetectionSource, Label, ReviewState
+from tagging.models import (
+    AssetTag,
+    BulkRequest,
+    Detection,
+    DetectionRun,
+    DetectionSource,
+    Label,
+    ReviewState,
+    Track,
+    VideoProgress,
+)
 from tagging.signals import asset_tagging_finished
+from tagging.tracking import most_at_once_spans
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +57,7 @@ class RunInfo:
     duration_ms: int | None = None
     task_id: str = ""
     worker: str = ""
+    video: dict[str, Any] = field(default_factory=dict)  # videos: sampling, tracker settings, resume
 
 
 def label_get_or_create(*, name: str) -> Label:
@@ -73,7 +86,11 @@ def labels_for(names: Iterable[str]) -> dict[str, Label]:
 
 
 def tagging_reset(*, assets: QuerySet[Asset]) -> int:
-    """Make assets pending again (for re-tagging); detections stay until the new run replaces them."""
+    """Make assets pending again (for re-tagging); detections stay until the new run replaces them.
+
+    A video's saved progress is dropped: re-tagging starts it over (perhaps with another model).
+    """
+    VideoProgress.objects.filter(asset__in=assets.values("pk")).delete()
     return assets.update(
         tagging_status=TaggingStatus.PENDING,
         tagging_error="",
@@ -118,7 +135,7 @@ def tagging_claim_batch(*, task_id: str, limit: int, exclude: uuid.UUID) -> list
         return []
     # Fresh assets first (no bulk request), then bulk ones; never one waiting for another model.
     candidates = list(
-        Asset.objects.filter(tagging_status=TaggingStatus.PENDING, tagging_attempts=0)
+        Asset.objects.filter(tagging_status=TaggingStatus.PENDING, tagging_attempts=0, kind=AssetKind.IMAGE)
         .exclude(pk=exclude)
         .exclude(Exists(BulkRequest.objects.filter(asset_id=OuterRef("pk")).exclude(model="")))
         .annotate(bulk=Exists(BulkRequest.objects.filter(asset_id=OuterRef("pk"))))
@@ -165,6 +182,7 @@ def _record_run(*, asset: Asset, info: RunInfo, succeeded: bool, error: str = ""
         error=error,
         task_id=info.task_id[:64],
         worker=info.worker[:255],
+        video=dict(info.video),
     )
 
 
@@ -204,6 +222,7 @@ def tags_rebuild(
             tag.count += 1
             tag.max_area = max(tag.max_area, area)
             tag.has_manual = tag.has_manual or detection.source == DetectionSource.MANUAL
+    _add_tracks(asset, summary, image_area)
     if clear:
         AssetTag.objects.filter(asset=asset).delete()
     if summary:
@@ -212,6 +231,33 @@ def tags_rebuild(
     if save_count:
         Asset.objects.filter(pk=asset.pk).update(object_count=asset.object_count)
     return asset.object_count
+
+
+def _add_tracks(asset: Asset, summary: dict[int, AssetTag], frame_area: int) -> None:
+    """A video's tracks in its tag summary: count = the most of that label on screen at once."""
+    if asset.kind != AssetKind.VIDEO:
+        return
+    tracks = list(
+        Track.objects.filter(asset=asset).exclude(review=ReviewState.REJECTED).values_list(
+            "label_id", "start", "end", "confidence", "boxes", "source"
+        )
+    )
+    counts = most_at_once_spans((str(label_id), start, end) for label_id, start, end, *_ in tracks)
+    counted: set[int] = set()
+    for label_id, _start, _end, confidence, boxes, source in tracks:
+        area = min(max((row[3] * row[4] for row in boxes), default=0) / frame_area, 1.0)
+        tag = summary.get(label_id)
+        if tag is None:
+            tag = summary[label_id] = AssetTag(
+                asset=asset, owner_id=asset.owner_id, label_id=label_id, confidence=confidence, count=0,
+                max_area=area, has_manual=False,
+            )
+        if label_id not in counted:
+            tag.count += counts[str(label_id)]
+            counted.add(label_id)
+        tag.confidence = max(tag.confidence, confidence)
+        tag.max_area = max(tag.max_area, area)
+        tag.has_manual = tag.has_manual or source == DetectionSource.MANUAL
 
 
 def detections_replace(
@@ -292,6 +338,120 @@ def detections_replace(
     return run
 
 
+# --- videos ---------------------------------------------------------------------------------------
+
+# A new automatic track is a reviewed one found again when their times overlap this much (IoU of the
+# two intervals) and their boxes overlap at the middle of the shared time.
+REVIEWED_TRACK_TIME_IOU = 0.5
+REVIEWED_TRACK_BOX_IOU = 0.3
+
+
+def video_checkpoint_get(*, asset_id: uuid.UUID | str) -> dict[str, Any] | None:
+    row = VideoProgress.objects.filter(asset_id=asset_id).values_list("checkpoint", flat=True).first()
+    return row if isinstance(row, dict) else None
+
+
+def video_checkpoint_save(*, asset_id: uuid.UUID | str, task_id: str, checkpoint: dict[str, Any]) -> bool:
+    """Store how far tagging a video got, while ``task_id`` still holds its claim.
+
+    Progress also resets the attempt count to this one: an attempt that moved forward is not a sign
+    of a poison file, so a long video may need more runs (time limits) than TAGGING_MAX_ATTEMPTS.
+    One that kills its worker before the first checkpoint still ends failed at the limit.
+    """
+    with transaction.atomic():
+        held = Asset.objects.filter(
+            pk=asset_id, tagging_status=TaggingStatus.PROCESSING, tagging_task_id=task_id
+        ).update(tagging_attempts=1)
+        if held:
+            VideoProgress.objects.update_or_create(
+                asset_id=asset_id,
+                defaults={"checkpoint": checkpoint, "samples": int(checkpoint.get("samples", 0)), "task_id": task_id},
+            )
+    return bool(held)
+
+
+def _interval_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
+    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    return inter / union if union > 0 else float(a == b)
+
+
+def _same_object(found: TrackData, reviewed: Track) -> bool:
+    names = {reviewed.label.name, reviewed.suggested_label.name if reviewed.suggested_label else ""}
+    if normalize_label(found.label) not in names:
+        return False
+    if _interval_iou((found.start, found.end), (reviewed.start, reviewed.end)) < REVIEWED_TRACK_TIME_IOU:
+        return False
+    middle = (max(found.start, reviewed.start) + min(found.end, reviewed.end)) / 2
+    theirs = reviewed.box_at(middle)
+    ours = min(found.boxes, key=lambda row: abs(row[0] - middle))
+    box = Box(x=int(ours[1]), y=int(ours[2]), width=int(ours[3]), height=int(ours[4]))
+    return theirs is not None and box.iou(theirs) >= REVIEWED_TRACK_BOX_IOU
+
+
+@dataclass(frozen=True)
+class TrackData:
+    """A track as the tracker found it; ``boxes`` rows are [t, x, y, width, height, confidence]."""
+
+    label: str
+    start: float
+    end: float
+    confidence: float
+    mean_confidence: float
+    boxes: list[list[float]]
+
+
+def tracks_replace(*, asset_id: uuid.UUID | str, tracks: Sequence[TrackData], info: RunInfo) -> DetectionRun | None:
+    """Replace a video's automatic tracks with ``tracks`` in one transaction and mark it tagged.
+
+    As ``detections_replace`` for images: manual and reviewed tracks stay, a new track that is a
+    reviewed one found again is dropped, the tag summary is rebuilt, the checkpoint is deleted, and a
+    superseded claim leaves the status alone. Returns None if the asset was deleted meanwhile.
+    """
+    with transaction.atomic():
+        asset = Asset.objects.select_for_update().filter(pk=asset_id).first()
+        if asset is None:
+            return None
+        Track.objects.filter(asset=asset, source=DetectionSource.AUTO, review=ReviewState.UNREVIEWED).delete()
+        reviewed = list(
+            Track.objects.filter(asset=asset).exclude(review=ReviewState.UNREVIEWED).select_related(
+                "label", "suggested_label"
+            )
+        )
+        kept = [found for found in tracks if not any(_same_object(found, other) for other in reviewed)]
+        run = _record_run(asset=asset, info=info, succeeded=True, count=len(kept))
+        labels = labels_for(found.label for found in kept)
+        rows = []
+        for found in kept:
+            boxes = []
+            for t, x, y, width, height, confidence in found.boxes:
+                box = Box(x=int(x), y=int(y), width=int(width), height=int(height)).clamped(asset.width, asset.height)
+                boxes.append([round(float(t), 3), box.x, box.y, box.width, box.height, round(float(confidence), 4)])
+            rows.append(
+                Track(
+                    asset=asset,
+                    label=labels[normalize_label(found.label)],
+                    start=found.start,
+                    end=found.end,
+                    confidence=min(max(float(found.confidence), 0.0), 1.0),
+                    mean_confidence=min(max(float(found.mean_confidence), 0.0), 1.0),
+                    boxes=boxes,
+                    source=DetectionSource.AUTO,
+                    run=run,
+                )
+            )
+        Track.objects.bulk_create(rows)
+        VideoProgress.objects.filter(asset=asset).delete()
+        tags_rebuild(asset=asset)
+        if not _superseded(asset, info.task_id):
+            now = timezone.now()
+            Asset.objects.filter(pk=asset.pk).update(
+                tagging_status=TaggingStatus.TAGGED, tagging_error="", tagged_at=now, updated_at=now
+            )
+            _announce(asset.pk, TaggingStatus.TAGGED)
+    return run
+
+
 def _superseded(asset: Asset, task_id: str) -> bool:
     """True when a task's claim on ``asset`` was replaced by a reset or another task's claim."""
     return bool(task_id) and asset.tagging_task_id != task_id
@@ -336,7 +496,7 @@ def _announce(asset: Asset, status: str) -> None:
 
 def give_up_message(attempts: int) -> str:
     return (
-        f"Gave up after {attempts} attempts: tagging this image never finished (the worker crashed, ran out of "
+        f"Gave up after {attempts} attempts: tagging this file never finished (the worker crashed, ran out of "
         "memory or hit the time limit). Check the worker log, then retry with "
         "`python manage.py retag --status failed`."
     )

@@ -273,10 +273,15 @@ def track_objects(
 
 def most_at_once(tracks: Iterable[Track]) -> dict[str, int]:
     """Per label, the most tracks on screen at the same time (a track covers its start to its end)."""
+    return most_at_once_spans((track.label, track.start, track.end) for track in tracks)
+
+
+def most_at_once_spans(spans: Iterable[tuple[str, float, float]]) -> dict[str, int]:
+    """The same from (label, start, end) triples, e.g. stored tracks."""
     events: dict[str, list[tuple[float, int]]] = {}
-    for track in tracks:
+    for label, start, end in spans:
         # Starts sort before ends at the same time: both tracks are on screen then.
-        events.setdefault(track.label, []).extend([(track.start, 0), (track.end, 1)])
+        events.setdefault(label, []).extend([(start, 0), (end, 1)])
     counts: dict[str, int] = {}
     for label, items in events.items():
         current = best = 0

@@ -1,6 +1,6 @@
 """Detect and track objects through a video: sample frames, detect in batches, link boxes into tracks.
 
-A library function for the worker (not yet wired into the pipeline): the caller opens the stored
+The worker runs it through ``tagging.video_pipeline`` (no Django here): the caller opens the stored
 file and persists what comes back. Long videos checkpoint: ``on_checkpoint`` receives a JSON-ready
 dict every ``checkpoint_every`` seconds of work; passing the last one back as ``checkpoint`` continues
 from that sample with the same open tracks, so a killed worker resumes instead of restarting, and the

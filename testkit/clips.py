@@ -150,6 +150,21 @@ def returning_clip(**changes: object) -> Clip:
     return replace(clip, **changes) if changes else clip  # type: ignore[arg-type]
 
 
+def long_clip(duration: float = 40.0, **changes: object) -> Clip:
+    """A slow clip for interrupted runs: a circle drifting the whole time, a square from 10.3 to 30.2 s,
+    a triangle from 20.6 s to the end (80 samples at 2 a second)."""
+    clip = Clip(
+        shapes=(
+            MovingShape("circle", 0.0, duration, (70, 100), velocity=(8, 0), colour=(200, 30, 30)),
+            MovingShape("square", 10.3, 30.2, (400, 230), velocity=(-8, -2), colour=(30, 90, 200)),
+            MovingShape("triangle", 20.6, duration, (120, 235), velocity=(6, 0), colour=(30, 150, 60)),
+        ),
+        duration=duration,
+        fps=5,
+    )
+    return replace(clip, **changes) if changes else clip  # type: ignore[arg-type]
+
+
 def encode(
     clip: Clip,
     *,

@@ -37,3 +37,15 @@ def manual_collections_holding(asset: Any) -> list[Any]:
     from albums.models import Collection
 
     return list(Collection.objects.filter(owner_id=asset.owner_id, items__asset=asset).order_by("name"))
+
+
+@register.filter
+def clock(seconds: Any) -> str:
+    """Seconds as m:ss (h:mm:ss from an hour), for video durations and moments."""
+    try:
+        total = max(int(float(seconds) + 0.5), 0)
+    except (TypeError, ValueError):
+        return ""
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -37,7 +37,7 @@ from media.models import Asset
 from media.services import asset_create, asset_trash
 from review.services import detection_add_manual
 from tagging.boxes import Box
-from tagging.models import AssetTag, Detection, DetectionRun, Label
+from tagging.models import AssetTag, Detection, DetectionRun, Label, Track
 from tests.factories import UserFactory
 from tests.images import image_bytes, upload
 
@@ -229,6 +229,9 @@ TABLE: dict[str, Row] = {
     "api:asset-signed-url": Row("/api/assets/{asset}/signed-urls/", {"POST": (401, 201, 404, 404)},
                                 body={"file": "original"}),
     "api:detection-crop": Row("/api/detections/{detection}/crop/", {"GET": API_OBJECT}),
+    "api:asset-tracks": Row("/api/assets/{asset}/tracks/", {"GET": API_OBJECT}),
+    "api:track-detail": Row("/api/tracks/{track}/", {"GET": API_OBJECT, "PATCH": API_OBJECT},
+                            body={"review": "rejected"}),
     "api:detection-detail": Row("/api/detections/{detection}/", {"GET": API_OBJECT, "PATCH": API_OBJECT,
                                                                 "DELETE": (401, 204, 404, 404)},
                                 body={"review": "rejected"}),
@@ -356,6 +359,9 @@ class World:
         self.asset = asset_create(owner=self.owner, file=upload(image_bytes("PNG", color=(1, 2, 3)),
                                                                 OWNER_FILENAME)).asset
         self.detection = detection_add_manual(asset=self.asset, label=OWNER_LABEL, box=Box(2, 2, 20, 20))
+        self.track = Track.objects.create(asset=self.asset, label=Label.objects.get(name=OWNER_LABEL), start=0.0,
+                                          end=1.0, confidence=0.9, mean_confidence=0.8,
+                                          boxes=[[0.0, 1, 1, 5, 5, 0.9], [1.0, 2, 2, 5, 5, 0.7]])
         self.trashed = asset_trash(asset=asset_create(owner=self.owner, file=upload(
             image_bytes("PNG", color=(4, 5, 6)), OWNER_TRASHED)).asset)
         self.collection = collection_create(owner=self.owner, name=OWNER_COLLECTION)
@@ -381,6 +387,7 @@ class World:
         self.ids = {
             "asset": self.asset.pk,
             "detection": self.detection.pk,
+            "track": self.track.pk,
             "webhook": self.webhook.pk,
             "run": self.run.pk,
             "delivery": self.delivery.pk,
@@ -426,6 +433,7 @@ class World:
             list(ShareLink.objects.filter(collection__owner=owner).values_list("pk", "revoked_at", "expires_at")),
             list(Detection.objects.filter(asset__owner=owner).order_by("pk").values_list("pk", "label__name",
                                                                                           "review", "x")),
+            list(Track.objects.filter(asset__owner=owner).order_by("pk").values_list("pk", "label__name", "review")),
             list(Webhook.objects.filter(owner=owner).values_list("pk", "url", "description", "secret", "active")),
             WebhookDelivery.objects.filter(webhook__owner=owner).count(),
             list(ApiToken.objects.filter(user=owner).order_by("pk").values_list("digest", "name", "expires_at")),

@@ -267,3 +267,21 @@ def _bad_token() -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Token bogus")
     return client
+
+
+def test_videos_are_left_out_of_export_and_import(api_client, user, library):
+    from testkit.clips import encode, three_shapes_clip
+
+    video = asset_create(owner=user, file=upload(encode(three_shapes_clip(duration=1.0)), "clip.mp4")).asset
+    detection_add_manual(asset=video, label="dog")  # a tag, but a video is not a COCO image
+    coco = api_client.get("/api/export/coco/").json()
+    assert str(video.pk) not in {image["asset_id"] for image in coco["images"]}
+    assert len(coco["images"]) == 2 and coco["info"]["videos_left_out"] == 1
+    document = {
+        "images": [{"id": 1, "file_name": "clip.mp4", "width": video.width, "height": video.height,
+                    "sha256": video.sha256}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10]}],
+        "categories": [{"id": 1, "name": "cat"}],
+    }
+    response = api_client.post("/api/import/coco/", document, format="json")
+    assert not video.detections.filter(label__name="cat").exists(), response.content

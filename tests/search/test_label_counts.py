@@ -144,7 +144,9 @@ def test_summary_equals_a_recount_after_every_write_path(user, other_user):
         "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [5, 5, 20, 20]}],
         "categories": [{"id": 1, "name": "kite"}],
     }
-    coco_import(assets=Asset.objects.filter(owner=other_user), document=document, max_annotations=100)
+    coco_import(
+        assets=Asset.objects.filter(owner=other_user), document=document, max_annotations=100, max_boxes_per_asset=100
+    )
     assert_exact("COCO import")
 
     asset_trash(asset=first)
@@ -193,7 +195,7 @@ def test_the_migration_backfill_counts_existing_tags(user, tagged, foreign):
     pairs = recount_pairs()
     LabelPairCount.objects.all().delete()
     with connection.cursor() as cursor:
-        cursor.execute(importlib.import_module("tagging.migrations.0008_label_pair_counts").BACKFILL)
+        cursor.execute(importlib.import_module("tagging.migrations.0009_label_pair_counts").BACKFILL)
     assert pair_summary() == pairs and pairs
 
 

@@ -248,6 +248,17 @@ def test_hard_coded_choices_match_the_models():
     assert set(syntax.STATUSES) == set(TaggingStatus.values)
     assert set(syntax.SOURCES) == set(DetectionSource.values)
     assert set(syntax.FORMATS.values()) == set(ACCEPTED_FORMATS)
+    from media.models import AssetKind
+
+    assert set(syntax.KINDS) == set(AssetKind.values)
+
+
+def test_kind_filter():
+    assert parse_query("kind:video") == FieldEquals(field="kind", value="video", span=(0, 10))
+    assert parse_query("kind:IMAGE").value == "image"
+    assert isinstance(parse_query("dog kind!=video"), And)
+    with pytest.raises(QueryError, match="Unknown kind 'film'.*image, video"):
+        parse_query("kind:film")
 
 
 # --- filters ------------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from tests.tagging.test_pipeline import assert_found_all, upload_scene
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FRESH_UPLOAD_QUERIES = 11  # claim (2), BEGIN, lock, run, labels, detections, summary, status, COMMIT, webhooks
-RETAG_QUERIES = 14  # and: delete the old automatic boxes, read what stays, clear the old summary
+FRESH_UPLOAD_QUERIES = 12  # claim (2), BEGIN, lock, run, labels, detections, summary, status, bulk-lane row, COMMIT,
+# webhooks
+RETAG_QUERIES = 15  # and: delete the old automatic boxes, read what stays, clear the old summary
 EVENT = str(WebhookEvent.ASSET_TAGGED)
 
 

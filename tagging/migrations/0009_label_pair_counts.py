@@ -126,7 +126,7 @@ def uninstall(apps, schema_editor):  # type: ignore[no-untyped-def]
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tagging', '0007_assettag_drop_duplicate_indexes'),
+        ('tagging', '0008_assettag_drop_duplicate_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('media', '0005_asset_taken_offset'),
-        ('tagging', '0006_bulk_lane'),
+        ('tagging', '0007_track_videoprogress_run_video'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
