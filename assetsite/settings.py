@@ -369,6 +369,8 @@ SPECTACULAR_SETTINGS = {
         "ReviewStateEnum": "tagging.models.ReviewState",
         "DetectionSourceEnum": "tagging.models.DetectionSource",
         "TaggingStatusEnum": "media.models.TaggingStatus",
+        # What a person can say of a detection or a whole track (PATCH bodies): not the stored state.
+        "ReviewVerdictEnum": ["accepted", "rejected"],
     },
 }
 

@@ -163,7 +163,9 @@ def prepare_database(url: str, *, name: str, reuse: bool) -> bool:
     return True
 
 
-SIZED_TABLES = ("media_asset", "tagging_detection", "tagging_assettag", "tagging_labelcount")
+SIZED_TABLES = (
+    "media_asset", "tagging_detection", "tagging_assettag", "tagging_labelcount", "tagging_labelpaircount"
+)
 
 
 def print_sizes() -> None:

@@ -108,6 +108,9 @@ class Asset(models.Model):
                 fields=["owner", "-trashed_at"], name="asset_owner_trash", condition=models.Q(trashed_at__isnull=False)
             ),
             models.Index(fields=["trashed_at"], name="asset_trash_purge", condition=models.Q(trashed_at__isnull=False)),
+            # A user's live asset ids, index-only: the match set that facets of a search and OR queries
+            # join against, instead of reading the whole table (docs/search.md, "Plans").
+            models.Index(fields=["owner", "id"], name="asset_owner_live", condition=models.Q(trashed_at__isnull=True)),
         ]
 
     def __str__(self) -> str:

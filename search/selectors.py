@@ -45,7 +45,7 @@ from search.query import CollectionRef, QueryError, parse_query
 from search.timeline import timeline_date
 from search.wildcards import filename_q
 from tagging.coco_categories import COCO_LABELS
-from tagging.label_counts import label_counts_available, label_counts_of
+from tagging.label_counts import label_counts_available, label_counts_of, label_pairs_of
 from tagging.labels import normalize_label
 from tagging.models import AssetTag, Detection, Label, ReviewState, Track
 
@@ -356,13 +356,14 @@ def assets_find(*, assets: QuerySet[Asset], query: Node | None, sort: str) -> Qu
     )
 
 
+def _is_bare(item: Node) -> bool:
+    """A label asked for with no condition on its count, confidence or size."""
+    return isinstance(item, LabelTerm) and item == LabelTerm(label=item.label, known=item.known, span=item.span)
+
+
 def _without_bare_term(query: Node | None, label: str | None) -> Node | None:
     def bare(item: Node) -> bool:
-        return (
-            isinstance(item, LabelTerm)
-            and item.label == label
-            and item == LabelTerm(label=item.label, known=item.known, span=item.span)
-        )
+        return isinstance(item, LabelTerm) and item.label == label and _is_bare(item)
 
     if query is not None and bare(query):
         return None
@@ -399,6 +400,19 @@ def label_facets(
             wanted = _labels_with_prefix(word, ids=counts)
             counts = {pk: n for pk, n in counts.items() if pk in wanted}
         return _facets(counts, limit=limit)
+    if isinstance(query, LabelTerm) and label_counts_available() and _is_bare(query):
+        label_id = _label_ids(query).get(query.label)
+        if label_id is not None:
+            # One label and nothing else: its pictures' other labels come from the pair summary the
+            # same triggers keep; the label itself counts all of them.
+            counts = label_pairs_of(owner_id=user.pk, label_id=label_id)
+            total = label_counts_of(owner_id=user.pk).get(label_id)
+            if total:
+                counts[label_id] = total
+            if word:
+                wanted = _labels_with_prefix(word, ids=counts)
+                counts = {pk: n for pk, n in counts.items() if pk in wanted}
+            return _facets(counts, limit=limit)
     matching = assets_filter(assets=assets_visible_to(user), query=query)
     # owner_id repeats what the asset subquery already guarantees; it lets PostgreSQL read only
     # this user's part of the (owner, label, ...) index.

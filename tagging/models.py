@@ -128,9 +128,11 @@ class AssetTag(models.Model):
     scoped without a join.
     """
 
-    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="tags")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="asset_tags")
+    # No single-column indexes on the keys: asset_tag_unique_label (asset, label), asset_tag_label_asset
+    # (label, asset) and asset_tag_owner_label_cover (owner, label, ...; migration 0002) start with them.
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="tags", db_index=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="asset_tags", db_index=False)
     confidence = models.FloatField()
     count = models.PositiveIntegerField()
     max_area = models.FloatField(default=0.0, help_text="Largest box as a share of the image area (0-1).")
@@ -140,7 +142,6 @@ class AssetTag(models.Model):
         ordering = ["-confidence"]
         constraints = [models.UniqueConstraint(fields=["asset", "label"], name="asset_tag_unique_label")]
         indexes = [
-            models.Index(fields=["owner", "label", "-confidence"], name="asset_tag_owner_label"),
             models.Index(fields=["label", "asset"], name="asset_tag_label_asset"),
         ]
 
@@ -206,6 +207,28 @@ class LabelCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner_id}/{self.label_id}: {self.assets:+d}"
+
+
+class LabelPairCount(models.Model):
+    """How many of an owner's assets outside the trash carry both ``label`` and ``other`` (two different
+    labels; each pair is stored both ways round): the sum of ``assets`` over the rows.
+
+    Delta rows from the same PostgreSQL triggers as ``LabelCount`` (migration 0009); they give the
+    facets of a one-label search ("dog": which other labels its pictures carry) without counting tags.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    label = models.ForeignKey(Label, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    other = models.ForeignKey(Label, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    assets = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "label"], name="label_pair_owner_label")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}/{self.label_id}+{self.other_id}: {self.assets:+d}"
 
 
 class Track(models.Model):

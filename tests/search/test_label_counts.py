@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import importlib
 import io
+import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, transaction
 
 from integrations.coco import coco_import
 from media.models import Asset, TaggingStatus
+from media.selectors import assets_visible_to
 from media.services import asset_delete, asset_restore, asset_trash, trash_empty, trash_purge
 from review.services import (
     asset_manual_tags_set,
@@ -23,10 +26,10 @@ from review.services import (
     detection_delete,
     detection_review,
 )
-from search.selectors import label_facets
+from search.selectors import label_facets, query_parse
 from tagging.boxes import Box
-from tagging.label_counts import label_counts_compact, label_counts_of
-from tagging.models import Detection, LabelCount
+from tagging.label_counts import label_counts_compact, label_counts_of, label_pairs_of
+from tagging.models import AssetTag, Detection, Label, LabelCount, LabelPairCount
 from testkit.shapes import three_shapes_scene
 from tests.images import upload
 from tests.tagged_assets import make_asset, tag
@@ -49,6 +52,27 @@ def recount() -> dict[int, dict[int, int]]:
     return counted
 
 
+def recount_pairs() -> dict[tuple[int, int], dict[int, int]]:
+    """(owner, label) -> other label -> assets outside the trash with both tags, counted afresh."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.owner_id, x.label_id, y.label_id, count(*) FROM tagging_assettag x"
+            " JOIN tagging_assettag y ON y.asset_id = x.asset_id AND y.label_id <> x.label_id"
+            " JOIN media_asset a ON a.id = x.asset_id WHERE a.trashed_at IS NULL"
+            " GROUP BY a.owner_id, x.label_id, y.label_id"
+        )
+        counted: dict[tuple[int, int], dict[int, int]] = {}
+        for owner_id, label_id, other_id, count in cursor.fetchall():
+            counted.setdefault((owner_id, label_id), {})[other_id] = count
+    return counted
+
+
+def pair_summary() -> dict[tuple[int, int], dict[int, int]]:
+    keys = set(LabelPairCount.objects.values_list("owner_id", "label_id"))
+    found = {(owner, label): label_pairs_of(owner_id=owner, label_id=label) for owner, label in keys}
+    return {key: pairs for key, pairs in found.items() if pairs}
+
+
 def summary() -> dict[int, dict[int, int]]:
     owners = set(LabelCount.objects.values_list("owner_id", flat=True))
     return {owner: counts for owner in owners if (counts := label_counts_of(owner_id=owner))}
@@ -57,6 +81,7 @@ def summary() -> dict[int, dict[int, int]]:
 def assert_exact(step: str) -> None:
     expected = recount()
     assert summary() == expected, f"after {step}"
+    assert pair_summary() == recount_pairs(), f"pairs after {step}"
     assert expected, f"after {step}: nothing counted, the check would prove nothing"
 
 
@@ -70,6 +95,7 @@ def test_summary_equals_a_recount_after_every_write_path(user, other_user):
     tag(second, ("dog", 0.6, box), ("car", 0.95, box))
     tag(theirs, ("car", 0.9, box))
     assert_exact("tagging")
+    assert recount_pairs(), "no pairs to compare: the pair check would prove nothing"
     tag(first, ("horse", 0.9, box))  # re-tagging replaces the automatic detections
     assert_exact("re-tagging")
 
@@ -136,6 +162,7 @@ def test_summary_equals_a_recount_after_every_write_path(user, other_user):
 
     label_counts_compact(min_rows=1)
     assert LabelCount.objects.filter(owner_id=user.pk).count() == 1
+    assert LabelPairCount.objects.filter(owner_id=user.pk).count() == 0  # third's one tag pairs with nothing
     assert_exact("compaction")
     get_user_model().objects.filter(pk=other_user.pk).delete()
     assert_exact("user deleted")
@@ -165,6 +192,11 @@ def test_the_migration_backfill_counts_existing_tags(user, tagged, foreign):
     with connection.cursor() as cursor:
         cursor.execute(migration.BACKFILL)
     assert summary() == expected and expected
+    pairs = recount_pairs()
+    LabelPairCount.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute(importlib.import_module("tagging.migrations.0009_label_pair_counts").BACKFILL)
+    assert pair_summary() == pairs and pairs
 
 
 @pytest.mark.worker
@@ -185,3 +217,72 @@ def test_summary_stays_exact_while_a_real_worker_tags_uploads(api_client, user, 
     assert_exact("tagging by the worker")
     facets = label_facets(user=user, query=None)
     assert sorted(f.count for f in facets) == sorted(recount()[user.pk].values()) and len(facets) >= 2
+
+
+@pytest.mark.django_db
+def test_one_label_facets_come_from_the_pair_summary_and_match_the_live_count(user, tagged, foreign):
+    box = Box(1, 1, 10, 10)
+    tag(make_asset(user, color=(11, 12, 13), name="b.png"), ("dog", 0.8, box), ("car", 0.9, box))
+    tag(make_asset(user, color=(14, 15, 16), name="c.png"), ("dog", 0.8, box), ("cat", 0.6, box))
+    tag(make_asset(user, color=(17, 18, 19), name="d.png"), ("cat", 0.8, box), ("car", 0.9, box))
+    gone = make_asset(user, color=(20, 21, 22), name="gone.png")
+    tag(gone, ("dog", 0.9, box), ("zebra", 0.9, box))
+    asset_trash(asset=gone)
+    dog = query_parse("dog", assets=assets_visible_to(user), owner=user)
+    queries: list[str] = []
+    with connection.execute_wrapper(lambda execute, sql, *args: queries.append(sql) or execute(sql, *args)):
+        facets = label_facets(user=user, query=dog)
+    assert [(f.label, f.count) for f in facets] == [("dog", 3), ("cat", 2), ("car", 1)]
+    assert any("tagging_labelpaircount" in sql for sql in queries)
+    assert not any("tagging_assettag" in sql for sql in queries)
+    # The same numbers as counting the matching pictures' tags (a condition takes that path).
+    counted = label_facets(user=user, query=query_parse("dog@0", assets=assets_visible_to(user), owner=user))
+    assert counted == facets
+    assert [(f.label, f.count) for f in label_facets(user=user, query=dog, prefix="ca")] == [("cat", 2), ("car", 1)]
+    unknown = query_parse("giraffe", assets=assets_visible_to(user), owner=user)
+    assert label_facets(user=user, query=unknown) == []
+    # A corrupted summary shows: the facets really are read from it.
+    cat_id = Detection.objects.filter(label__name="cat")[0].label_id
+    dog_id = Detection.objects.filter(label__name="dog")[0].label_id
+    LabelPairCount.objects.create(owner_id=user.pk, label_id=dog_id, other_id=cat_id, assets=5)
+    assert ("cat", 7) in [(f.label, f.count) for f in label_facets(user=user, query=dog)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pairs_stay_exact_when_two_transactions_tag_one_asset_at_once(user):
+    """Each side's trigger cannot see the other's uncommitted tag; the asset lock makes the later one
+    wait and then count the pair (with FOR SHARE both would miss it)."""
+    asset = make_asset(user)
+    dog, cat = (Label.objects.get_or_create(name=name)[0] for name in ("dog", "cat"))
+    first_inserted, second_started = threading.Event(), threading.Event()
+    finished: dict[str, float] = {}
+    errors: list[BaseException] = []
+
+    def add(label: Label, *, before_commit: Callable[[], None]) -> None:
+        try:
+            with transaction.atomic():
+                AssetTag.objects.create(asset=asset, owner=user, label=label, confidence=0.9, count=1)
+                before_commit()
+            finished[label.name] = time.monotonic()
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def hold() -> None:
+        first_inserted.set()
+        second_started.wait(10)
+        time.sleep(0.5)  # the second insert is now waiting in its trigger
+
+    first = threading.Thread(target=add, args=(dog,), kwargs={"before_commit": hold})
+    first.start()
+    assert first_inserted.wait(10)
+    second = threading.Thread(target=add, args=(cat,), kwargs={"before_commit": lambda: None})
+    second_started.set()
+    second.start()
+    first.join(20)
+    second.join(20)
+    assert not errors
+    assert finished["cat"] >= finished["dog"], "the second tag writer did not wait for the first"
+    assert recount_pairs() == {(user.pk, dog.pk): {cat.pk: 1}, (user.pk, cat.pk): {dog.pk: 1}}
+    assert pair_summary() == recount_pairs()
