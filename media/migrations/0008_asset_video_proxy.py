@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('media', '0006_asset_timeline_index'),
+        ('media', '0007_asset_owner_live'),
     ]
 
     operations = [
