@@ -5,13 +5,13 @@ Browsers play H.264, VP8, VP9 and AV1 in MP4 or WebM; such originals are played 
 get a proxy: H.264 (libx264, ``veryfast``, CRF 23, yuv420p, High profile) in MP4 with the index at the
 front (``faststart``, so playback starts before the whole file arrives), AAC audio when the original
 has sound, the longest side capped at ``VIDEO_PROXY_MAX_SIDE``, upright (the rotation applied to the
-pixels). H.264 because every current browser plays it, and PyAV's bundled FFmpeg has libx264, which
-encodes about ten times faster than libvpx-vp9 on a CPU. An FFmpeg build without libx264 falls back to
-VP9 (libvpx-vp9) with Opus in WebM.
+pixels). H.264 because every current browser plays it and PyAV's bundled FFmpeg has libx264 (VP9 and
+AV1 encoders are there too, but older Safari does not play them). An FFmpeg build without libx264
+falls back to VP9 (libvpx-vp9) with Opus in WebM.
 
 The proxy is encoded to a temporary file under ``VAR_DIR/tmp`` (MP4's faststart rewrites the file
 after encoding, so it cannot be streamed as it is written), then handed to Django's storage API,
-which copies it in chunks. No Django imports except settings-free helpers: callers pass the paths.
+which copies it in chunks. No Django imports: callers pass the paths and limits.
 """
 
 from __future__ import annotations
