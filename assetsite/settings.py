@@ -470,6 +470,10 @@ VIDEO_RUN_SECONDS = env_float("VIDEO_RUN_SECONDS", TAGGING_SOFT_TIME_LIMIT * 0.8
 VIDEO_TRACK_MAX_GAP = env_float("VIDEO_TRACK_MAX_GAP", 1.5, low=0.0)
 VIDEO_TRACK_MIN_HITS = env_int("VIDEO_TRACK_MIN_HITS", 2, minimum=1)
 VIDEO_TRACKS_IN_ASSET = env_int("VIDEO_TRACKS_IN_ASSET", 50, minimum=0)
+# Web-playable proxies of videos browsers cannot play as uploaded (HEVC, MOV, MKV; media/video_proxy.py),
+# made by the worker on the default queue after tagging: longest side, and the task's time limit.
+VIDEO_PROXY_MAX_SIDE = env_int("VIDEO_PROXY_MAX_SIDE", 1280, minimum=16)
+VIDEO_PROXY_TIME_LIMIT = env_int("VIDEO_PROXY_TIME_LIMIT", 3600, minimum=10)
 if VIDEO_RUN_SECONDS >= TAGGING_SOFT_TIME_LIMIT:
     raise ImproperlyConfigured("VIDEO_RUN_SECONDS must be below TAGGING_SOFT_TIME_LIMIT.")
 if TAGGING_TIME_LIMIT <= TAGGING_SOFT_TIME_LIMIT:

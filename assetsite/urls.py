@@ -13,7 +13,7 @@ from library.api import AssetRenditionView, AssetSignedUrlView, AssetViewSet
 from library.collections_api import CollectionAssetsView, CollectionShareView, CollectionViewSet
 from library.downloads import AssetDownloadView
 from library.trash_api import TrashItemView, TrashListView, TrashRestoreView
-from media.api import AssetOriginalView, AssetThumbnailView
+from media.api import AssetOriginalView, AssetProxyView, AssetThumbnailView
 from review.api import (
     AssetBulkView,
     AssetDetectionsView,
@@ -40,6 +40,7 @@ api_urls = [
     path("assets/<str:asset_id>/detections/", AssetDetectionsView.as_view(), name="asset-detections"),
     path("assets/<uuid:asset_id>/original/", AssetOriginalView.as_view(), name="asset-original"),
     path("assets/<uuid:asset_id>/thumbnail/<str:size>/", AssetThumbnailView.as_view(), name="asset-thumbnail"),
+    path("assets/<uuid:asset_id>/proxy/", AssetProxyView.as_view(), name="asset-proxy"),
     path("assets/<uuid:asset_id>/rendition/", AssetRenditionView.as_view(), name="asset-rendition"),
     path("assets/<uuid:asset_id>/signed-urls/", AssetSignedUrlView.as_view(), name="asset-signed-url"),
     path("assets/<str:asset_id>/tracks/", AssetTracksView.as_view(), name="asset-tracks"),

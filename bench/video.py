@@ -9,6 +9,9 @@ path: ``tagging.video.detect_video`` on the encoded file (demux, decode, scene-c
 conversion of the sampled frames, detection, tracking). The ratio is path speed / raw speed, by
 this process's CPU time (steady on a shared machine) and by wall time.
 
+Proxy (``--proxy-seconds``): time to transcode an HEVC 1080p clip into the web-playable H.264 proxy
+(``media.video_proxy.make_proxy``), in wall and CPU seconds (encoder threads included).
+
 Memory: resident memory of a fresh process after loading the model, and its peak while tagging a
 short and a long clip (each in its own process); bounded memory means the two peaks are close.
 
@@ -49,6 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
     parser.add_argument("--repeats", type=int, default=2, help="alternating raw/path rounds; the best of each counts")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--proxy-seconds", type=float, default=0.0,
+                        help="also time the web-playable proxy of an HEVC clip this long (0: skip)")
+    parser.add_argument("--proxy-only", action="store_true", help="only the proxy figure")
     parser.add_argument("--memory-probe", nargs=2, metavar=("MODEL", "CLIP"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -180,12 +186,47 @@ def memory_probe(model: str, clip: str, device: str, sample_fps: float, batch: i
     print(json.dumps({"loaded_mb": loaded, "peak_mb": max(peak, _rss_mb()), "samples": result.samples}))
 
 
+def proxy_figures(work: Path, *, seconds: float, size: tuple[int, int], fps: int) -> dict[str, float]:
+    """Transcode time of ``media.video_proxy.make_proxy`` (H.264, longest side 1280) for an HEVC clip."""
+    import av
+
+    from media.video_proxy import make_proxy
+
+    source, hevc = work / "proxy-source.mp4", work / "proxy-hevc.mp4"
+    make_clip(source, seconds=seconds, size=size, fps=fps)
+    with av.open(str(source)) as inp, av.open(str(hevc), "w", format="mp4") as out:  # same pictures, as HEVC
+        stream = out.add_stream("libx265", rate=Fraction(fps))
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "23", "x265-params": "log-level=error"}
+        for index, frame in enumerate(inp.decode(video=0)):
+            frame.pts, frame.time_base = index, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    wall, cpu = time.perf_counter(), time.process_time()
+    with open(hevc, "rb") as handle:
+        make_proxy(handle, str(work / "proxy.mp4"), max_side=1280, max_pixels=10**9)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"seconds": seconds, "wall": wall, "cpu": cpu, "hevc_mb": hevc.stat().st_size / 1e6,
+            "proxy_mb": (work / "proxy.mp4").stat().st_size / 1e6}
+
+
 def main() -> None:
     args = parse_args()
     if args.memory_probe:
         memory_probe(*args.memory_probe, args.device, args.sample_fps, args.batch)
         return
     size = tuple(int(part) for part in args.size.split("x"))
+    if args.proxy_seconds:
+        with tempfile.TemporaryDirectory() as folder:
+            proxy = proxy_figures(Path(folder), seconds=args.proxy_seconds, size=size, fps=args.fps)  # type: ignore[arg-type]
+        print(f"proxy: {proxy['seconds']:g} s of {args.size} HEVC ({proxy['hevc_mb']:.1f} MB) -> H.264 1280 px "
+              f"({proxy['proxy_mb']:.1f} MB) in {proxy['wall']:.1f} s wall, {proxy['cpu']:.1f} CPU s "
+              f"({proxy['cpu'] / proxy['seconds']:.2f} CPU s per second of video), {os.cpu_count()} cores, "
+              f"load average {os.getloadavg()[0]:.2f}")
+        if args.proxy_only:
+            return
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         model, weights_note = resolve_model(args.model, work)

@@ -65,6 +65,11 @@ class AssetUrlsSerializer(serializers.Serializer):
     thumbnail_large = serializers.URLField()
     rendition = serializers.URLField(help_text="Add ?width=&height=&fit=&focus=&format=&quality= (see docs/api.md).")
     tracks = serializers.URLField(help_text="A video's tracks, paged (empty for images).")
+    proxy = serializers.URLField(
+        allow_null=True,
+        help_text="A video's web-playable proxy (H.264 MP4) when browsers may not play the original (HEVC, MOV, "
+        "MKV): made by the worker after tagging; null until then, for images and for web-playable videos.",
+    )
 
 
 class SignedUrlsSerializer(serializers.Serializer):
@@ -170,7 +175,7 @@ class AssetSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request is not None else path
 
     @extend_schema_field(AssetUrlsSerializer)
-    def get_urls(self, asset: Asset) -> dict[str, str]:
+    def get_urls(self, asset: Asset) -> dict[str, str | None]:
         paths = {
             "api": reverse("api:asset-detail", args=[asset.pk]),
             "page": reverse("asset-detail", args=[asset.pk]),
@@ -178,7 +183,9 @@ class AssetSerializer(serializers.ModelSerializer):
             "rendition": reverse("api:asset-rendition", args=[asset.pk]),
             "tracks": reverse("api:asset-tracks", args=[asset.pk]),
         }
-        return {name: self._absolute(path) for name, path in paths.items()}
+        urls: dict[str, str | None] = {name: self._absolute(path) for name, path in paths.items()}
+        urls["proxy"] = self._absolute(reverse("api:asset-proxy", args=[asset.pk])) if asset.video_proxy.name else None
+        return urls
 
     @extend_schema_field(SignedUrlsSerializer(allow_null=True))
     def get_signed_urls(self, asset: Asset) -> dict[str, str] | None:
@@ -407,7 +414,7 @@ class AssetRenditionView(FileView):
         return response
 
 
-SIGNABLE = ["original", "thumbnail_small", "thumbnail_large", "rendition", "crop"]
+SIGNABLE = ["original", "thumbnail_small", "thumbnail_large", "rendition", "crop", "proxy"]
 
 
 class SignedUrlRequestSerializer(serializers.Serializer):
@@ -460,6 +467,11 @@ class AssetSignedUrlView(APIView):
                 raise ApiError("detection: give the id of one of this asset's detections with a box.", code="invalid",
                                extra={"parameter": "detection"})
             path = reverse("api:detection-crop", args=[detection.pk])
+        elif data["file"] == "proxy":
+            if not asset.video_proxy.name:
+                raise ApiError("file: this asset has no web-playable proxy (see urls.proxy).", code="invalid",
+                               extra={"parameter": "file"})
+            path = reverse("api:asset-proxy", args=[asset.pk])
         else:
             path = asset_file_paths(asset)[data["file"]]
         url, expires = signing.sign(path, params, lifetime=lifetime)

@@ -1,4 +1,4 @@
-"""File endpoints of the API: the original and the thumbnails, for an API token, the session, or a
+"""File endpoints of the API: the original, the thumbnails and a video's proxy, for an API token, the session, or a
 signed URL. Another user's asset is a 404; a changed or expired signature is a 403 that says so."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from assetsite.api import ApiError, ErrorSerializer
 from media import signing
-from media.files import original_response, thumbnail_response
+from media.files import original_response, proxy_response, thumbnail_response
 from media.models import Asset
 from media.selectors import asset_get
 
@@ -91,3 +91,12 @@ class AssetThumbnailView(FileView):
 
     def get(self, request: Request, asset_id: uuid.UUID, size: str) -> Any:
         return thumbnail_response(request, self.asset_for(request, asset_id), size)
+
+
+@extend_schema(parameters=SIGNED_PARAMETERS, responses=FILE_RESPONSES)
+class AssetProxyView(FileView):
+    """A video's web-playable proxy (H.264 in MP4, longest side VIDEO_PROXY_MAX_SIDE), made by the worker
+    after tagging when browsers may not play the original (HEVC, MOV, MKV). 404 when there is none."""
+
+    def get(self, request: Request, asset_id: uuid.UUID) -> Any:
+        return proxy_response(request, self.asset_for(request, asset_id))

@@ -144,3 +144,17 @@ def thumbnail_response(request: HttpRequest, asset: Asset, size: str) -> HttpRes
         request, name=name, content_type="image/webp", etag=f"{asset.sha256}-{size}",
         cache_control="private, max-age=86400",
     )
+
+
+PROXY_TYPES = {"mp4": "video/mp4", "webm": "video/webm"}
+
+
+def proxy_response(request: HttpRequest, asset: Asset) -> HttpResponse:
+    """The web-playable proxy of a video (media/video_proxy.py); Http404 when it has none."""
+    name = asset.video_proxy.name
+    if not name:
+        raise Http404("This asset has no web-playable proxy: its original plays in browsers, or it is not made yet.")
+    return file_response(
+        request, name=name, content_type=PROXY_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream"),
+        etag=f"{asset.sha256}-proxy", cache_control="private, max-age=86400",
+    )

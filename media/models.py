@@ -59,6 +59,9 @@ class Asset(models.Model):
     camera = models.CharField(max_length=255, blank=True)
     thumbnail_small = models.FileField(max_length=255, blank=True)
     thumbnail_large = models.FileField(max_length=255, blank=True)
+    # Videos browsers cannot play as uploaded: an H.264 MP4 (or VP9 WebM) copy made by the worker
+    # after tagging (media/video_proxy.py); empty for images and web-playable videos.
+    video_proxy = models.FileField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import tempfile
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from media.signals import asset_created, asset_restored
 from media.uploads import byte_limit
 from media.video import VideoLimits, VideoRejected, is_video, probe_video
 from media.video_frames import poster_frame
+from media.video_proxy import make_proxy, needs_proxy, proxy_format
 
 logger = logging.getLogger(__name__)
 
@@ -369,7 +371,11 @@ def asset_delete(*, asset: Asset) -> None:
 
     For good: the API and pages move assets to the trash instead; this is emptying the trash.
     """
-    names = [name for name in (asset.file.name, asset.thumbnail_small.name, asset.thumbnail_large.name) if name]
+    names = [
+        name
+        for name in (asset.file.name, asset.thumbnail_small.name, asset.thumbnail_large.name, asset.video_proxy.name)
+        if name
+    ]
     asset_id = asset.pk  # delete() clears it
     with transaction.atomic():
         asset.delete()
@@ -389,7 +395,7 @@ def storage_orphans_sweep(*, now: datetime | None = None, limit: int = 10_000) -
 
     cutoff = (now or timezone.now()) - timedelta(hours=settings.STORAGE_ORPHAN_GRACE_HOURS)
     deleted = 0
-    for prefix in ("originals", "thumbnails", "renditions"):
+    for prefix in ("originals", "thumbnails", "renditions", "proxies"):
         batch: list[tuple[str, uuid.UUID]] = []
         for stored in stored_files(prefix):
             if stored.modified is not None and stored.modified > cutoff:
@@ -407,7 +413,8 @@ def storage_orphans_sweep(*, now: datetime | None = None, limit: int = 10_000) -
 
 
 def _asset_id_of(name: str) -> uuid.UUID | None:
-    # originals/ab/<hex>.jpg, thumbnails/ab/<hex>-small.webp, renditions/ab/<hex>/<digest>.jpg
+    # originals/ab/<hex>.jpg, thumbnails/ab/<hex>-small.webp, renditions/ab/<hex>/<digest>.jpg,
+    # proxies/ab/<hex>.mp4
     parts = name.split("/")
     if len(parts) < 3:
         return None
@@ -426,3 +433,38 @@ def _delete_orphans(batch: list[tuple[str, uuid.UUID]], existing: Callable[..., 
         logger.info("storage: deleting %s, a file of no asset", name)
         default_storage.delete(name)
     return len(orphans)
+
+
+def video_proxy_wanted(asset: Asset) -> bool:
+    """A video that browsers may not play as uploaded, without a proxy yet."""
+    return asset.kind == AssetKind.VIDEO and not asset.video_proxy.name and needs_proxy(
+        container=asset.format, codec=asset.video_codec
+    )
+
+
+def video_proxy_create(*, asset_id: uuid.UUID | str) -> str:
+    """Make and store the web-playable proxy of a video (media/video_proxy.py); what happened, in a word.
+
+    ``made``, or ``not needed`` (an image, a web-playable video, one that has a proxy already, or an
+    asset deleted meanwhile: then the stored proxy is deleted again). Raises VideoRejected when the
+    original cannot be decoded, and the storage's errors (the task retries those).
+    """
+    from media.stored import stored_file_seekable
+
+    asset = Asset.all_objects.filter(pk=asset_id).first()
+    if asset is None or not video_proxy_wanted(asset):
+        return "not needed"
+    fmt = proxy_format()
+    folder = settings.VAR_DIR / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix="proxy-") as work:
+        local = os.path.join(work, f"proxy.{fmt.extension}")
+        with stored_file_seekable(asset.file.name) as source:
+            make_proxy(source, local, max_side=settings.VIDEO_PROXY_MAX_SIDE, max_pixels=settings.VIDEO_MAX_PIXELS)
+        with open(local, "rb") as encoded:
+            name = default_storage.save(f"proxies/{asset.id.hex[:2]}/{asset.id.hex}.{fmt.extension}", File(encoded))
+    # Only if the row is still there and has none: a deleted asset or a second run leaves no stray file.
+    if not Asset.all_objects.filter(pk=asset.pk, video_proxy="").update(video_proxy=name):
+        _delete_quietly([name])
+        return "not needed"
+    return "made"

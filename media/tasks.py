@@ -1,13 +1,17 @@
-"""Periodic work on the asset library: purging the trash, sweeping stored files of no asset.
-Tasks take ids (or nothing) and call services."""
+"""Work on the asset library in the worker: purging the trash, sweeping stored files of no asset,
+web-playable proxies of videos. Tasks take ids (or nothing) and call services."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 
 from celery import shared_task
+from django.conf import settings
 
-from media.services import storage_orphans_sweep, trash_purge
+from assetsite.storage import STORAGE_ERRORS
+from media.services import storage_orphans_sweep, trash_purge, video_proxy_create
+from media.video import VideoRejected
 
 logger = logging.getLogger(__name__)
 
@@ -28,3 +32,36 @@ def sweep_storage_orphans() -> dict[str, int]:
     if deleted:
         logger.info("storage: deleted %d files of no asset (older than STORAGE_ORPHAN_GRACE_HOURS)", deleted)
     return {"deleted": deleted}
+
+
+@shared_task(
+    name="media.tasks.make_video_proxy",
+    bind=True,
+    acks_late=True,
+    max_retries=3,
+    soft_time_limit=settings.VIDEO_PROXY_TIME_LIMIT,
+    time_limit=settings.VIDEO_PROXY_TIME_LIMIT + 60,
+)
+def make_video_proxy(self, asset_id: str) -> str:  # type: ignore[no-untyped-def]
+    """Transcode a web-playable proxy of a video browsers cannot play as uploaded (media/video_proxy.py)."""
+    try:
+        outcome = video_proxy_create(asset_id=asset_id)
+    except VideoRejected as rejected:
+        # The page keeps offering the original for download; retrying would fail the same way.
+        logger.warning("video proxy of %s not made: %s", asset_id, rejected.message)
+        return "failed"
+    except STORAGE_ERRORS as error:
+        raise self.retry(exc=error, countdown=30) from error
+    logger.info("video proxy of %s: %s", asset_id, outcome)
+    return outcome
+
+
+def video_proxy_enqueue(*, asset_id: uuid.UUID | str) -> bool:
+    """Send the proxy task to the default queue; False (logged) when the broker cannot take it: a re-tag
+    sends it again."""
+    try:
+        make_video_proxy.apply_async(args=[str(asset_id)], queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+    except Exception as error:  # broker down: the video plays where the browser can, or downloads
+        logger.warning("could not enqueue the video proxy of %s: %s", asset_id, error)
+        return False
+    return True

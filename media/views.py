@@ -1,4 +1,5 @@
-"""Owner-checked file downloads: the original and the thumbnails. The pages are ``library.views``."""
+"""Owner-checked file downloads: the original, the thumbnails and a video's web-playable proxy. The
+pages are ``library.views``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 
-from media.files import original_response, thumbnail_response
+from media.files import original_response, proxy_response, thumbnail_response
 from media.models import Asset
 from media.selectors import asset_get
 
@@ -30,3 +31,9 @@ def asset_file(request: HttpRequest, asset_id: str) -> HttpResponse:
 @login_required
 def asset_thumbnail(request: HttpRequest, asset_id: str, size: str) -> HttpResponse:
     return thumbnail_response(request, owned_asset_or_404(request, asset_id), size)
+
+
+@login_required
+def asset_proxy(request: HttpRequest, asset_id: str) -> HttpResponse:
+    """A video's web-playable proxy (H.264 MP4), for browsers that cannot play the original."""
+    return proxy_response(request, owned_asset_or_404(request, asset_id))

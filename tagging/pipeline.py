@@ -22,6 +22,8 @@ from PIL import Image
 from assetsite.storage import OBJECT_STORE_ERRORS
 from media.imaging import open_upright_rgb
 from media.models import Asset, AssetKind
+from media.services import video_proxy_wanted
+from media.tasks import video_proxy_enqueue
 from tagging import services
 from tagging.detector import Detector, DetectorError
 from tagging.model_cache import batch_size_for, get_detector
@@ -123,6 +125,9 @@ def _run_video(asset: Asset, detector: Detector, *, info: services.RunInfo) -> O
         status = "failed"
         detail = f"Detection failed ({type(error).__name__}: {str(error)[:500]}). Retry with `retag` after fixing."
         services.tagging_fail(asset_id=asset.pk, error=detail, task_id=info.task_id, info=info)
+    if status == "tagged" and video_proxy_wanted(asset):
+        # Its own task on the default queue: transcoding must not hold up the detection lanes.
+        video_proxy_enqueue(asset_id=asset.pk)
     return Outcome(str(asset.pk), status, detail)
 
 

@@ -22,6 +22,8 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils import timezone
@@ -126,6 +128,7 @@ TABLE: dict[str, Row] = {
     "upload": Row("/upload/", {"GET": (302, 200, 200, 200), "POST": (302, 400, 400, 400)}),
     "asset-detail": Row("/assets/{asset}/", {"GET": PAGE_OBJECT}),
     "asset-file": Row("/assets/{asset}/original/", {"GET": PAGE_OBJECT}),
+    "asset-proxy": Row("/assets/{asset}/proxy/", {"GET": PAGE_OBJECT}),
     "asset-thumbnail": Row("/assets/{asset}/thumbnail/small/", {"GET": PAGE_OBJECT}),
     # Review pages (forms; each answers with a redirect back to the page it came from).
     "asset-retag": Row("/assets/{asset}/retag/", {"POST": (302, 302, 404, 404)}),
@@ -224,6 +227,7 @@ TABLE: dict[str, Row] = {
                                                                    "POST": (401, 201, 404, 404)},
                                 body={"label": "added"}),
     "api:asset-original": Row("/api/assets/{asset}/original/", {"GET": API_OBJECT}),
+    "api:asset-proxy": Row("/api/assets/{asset}/proxy/", {"GET": API_OBJECT}),
     "api:asset-thumbnail": Row("/api/assets/{asset}/thumbnail/small/", {"GET": API_OBJECT}),
     "api:asset-rendition": Row("/api/assets/{asset}/rendition/?width=32", {"GET": API_OBJECT}),
     "api:asset-signed-url": Row("/api/assets/{asset}/signed-urls/", {"POST": (401, 201, 404, 404)},
@@ -358,6 +362,10 @@ class World:
                                                                       "other.png")).asset
         self.asset = asset_create(owner=self.owner, file=upload(image_bytes("PNG", color=(1, 2, 3)),
                                                                 OWNER_FILENAME)).asset
+        # A stored proxy (bytes only: who may fetch it is what is checked here, not what it holds).
+        self.asset.video_proxy.name = default_storage.save(f"proxies/{self.asset.id.hex[:2]}/{self.asset.id.hex}.mp4",
+                                                           ContentFile(b"proxy bytes"))
+        self.asset.save(update_fields=["video_proxy"])
         self.detection = detection_add_manual(asset=self.asset, label=OWNER_LABEL, box=Box(2, 2, 20, 20))
         self.track = Track.objects.create(asset=self.asset, label=Label.objects.get(name=OWNER_LABEL), start=0.0,
                                           end=1.0, confidence=0.9, mean_confidence=0.8,

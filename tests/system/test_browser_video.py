@@ -78,3 +78,23 @@ def test_video_page_plays_seeks_draws_boxes_and_reviews_tracks(browser, live_ser
     circle.refresh_from_db()
     assert circle.review == "rejected"
     assert tab.unexpected_errors() == []
+
+
+def test_an_hevc_video_plays_from_its_proxy_in_chromium(browser, live_server):  # noqa: F811
+    from media.services import video_proxy_create
+
+    user = UserFactory(username="phoneuser", password=PASSWORD)
+    clip = returning_clip()
+    asset = asset_create(owner=user, file=upload(encode(clip, codec="hevc"), "phone.mp4")).asset
+    assert video_proxy_create(asset_id=asset.pk) == "made"
+    tab = logged_in(browser, live_server, user)
+    page = tab.page
+    tab.go(f"/assets/{asset.pk}/")
+    # Chromium has no HEVC decoder here: it skips the original <source> and loads the proxy.
+    page.wait_for_function("() => document.getElementById('asset-video').readyState >= 2", timeout=20000)
+    source = page.evaluate("() => document.getElementById('asset-video').currentSrc")
+    assert source.endswith(f"/assets/{asset.pk}/proxy/"), source
+    assert abs(page.evaluate("() => document.getElementById('asset-video').duration") - clip.duration) < 0.3
+    page.evaluate("() => { const v = document.getElementById('asset-video'); v.muted = true; v.play(); }")
+    page.wait_for_function("() => document.getElementById('asset-video').currentTime > 1.0")
+    assert tab.unexpected_errors() == []

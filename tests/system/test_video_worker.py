@@ -4,10 +4,12 @@ review of a whole track surviving re-tagging, and a worker killed mid-video that
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import time
 
+import av
 import pytest
 from django.db import connection
 
@@ -165,3 +167,43 @@ def test_a_worker_killed_mid_video_resumes_and_tags_it_once(api_client, video_wo
     assert_tracks_match(tracks, clip)
     assert not VideoProgress.objects.filter(asset_id=asset_id).exists()
     assert connection.vendor in {"postgresql", "sqlite"}
+
+
+def wait_for_proxy(asset_id, timeout: float = 120) -> Asset:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        asset = Asset.objects.get(pk=asset_id)
+        if asset.video_proxy.name:
+            return asset
+        time.sleep(0.3)
+    raise TimeoutError(f"asset {asset_id} has no proxy after {timeout} s")
+
+
+def test_the_worker_makes_a_web_playable_proxy_of_an_hevc_video_only(api_client, other_api_client, video_worker,
+                                                                     shared_media):
+    clip = three_shapes_clip(background=((210, 200, 230), (160, 150, 190)))
+    web = post_video(api_client, encode(clip, codec="h264"), "web.mp4")
+    phone = post_video(api_client, encode(clip, codec="hevc"), "phone.mp4")  # Chromium cannot play HEVC
+    tagged = wait_for(web)
+    assert tagged.tagging_status == TaggingStatus.TAGGED, f"{tagged.tagging_error}\n{video_worker.log}"
+    assert wait_for(phone).tagging_status == TaggingStatus.TAGGED, video_worker.log
+    asset = wait_for_proxy(phone)
+    assert asset.video_proxy.name.startswith("proxies/"), video_worker.log
+    # One worker takes the queues in turn: the web-playable video, tagged first, got no proxy task.
+    assert Asset.objects.get(pk=web).video_proxy.name == ""
+    assert api_client.get(f"/api/assets/{web}/").json()["urls"]["proxy"] is None
+    assert api_client.get(f"/api/assets/{web}/proxy/").status_code == 404
+
+    url = api_client.get(f"/api/assets/{phone}/").json()["urls"]["proxy"]
+    whole = api_client.get(url)
+    assert whole.status_code == 200 and whole["Content-Type"] == "video/mp4"
+    data = b"".join(whole.streaming_content)
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        frames = list(container.decode(stream))
+        assert stream.codec_context.name == "h264" and (frames[0].width, frames[0].height) == (clip.width, clip.height)
+        end = float((frames[-1].pts + frames[-1].duration) * stream.time_base)
+    assert abs(end - clip.duration) <= 2 / clip.fps and abs(len(frames) - clip.frame_count) <= 2
+    part = api_client.get(url, HTTP_RANGE="bytes=-500")
+    assert part.status_code == 206 and b"".join(part.streaming_content) == data[-500:]
+    assert other_api_client.get(url).status_code == 404
