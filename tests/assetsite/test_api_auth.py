@@ -10,14 +10,16 @@ import re
 import pytest
 from rest_framework.test import APIClient
 
+from django.core.files.base import ContentFile
+
 from albums.models import Collection, CollectionItem, ShareLink
 from albums.services import collection_add, collection_create, share_link_create
-from integrations.models import ApiToken, Webhook
+from integrations.models import ApiToken, CocoImportJob, Webhook
 from integrations.services import token_create, webhook_create
 from media.models import Asset
 from media.services import asset_create, asset_trash
 from tagging.boxes import Box, DetectedObject
-from tagging.models import Detection
+from tagging.models import Detection, Label, Track
 from tagging.services import RunInfo, detections_replace
 from tests.images import image_bytes, upload
 
@@ -54,13 +56,24 @@ def mallorys(other_user, settings):
     share_link_create(collection=collection)
     trashed = asset_trash(asset=asset_create(owner=other_user, file=upload(image_bytes("PNG", color=(8, 8, 8)),
                                                                           "binned.png")).asset)
+    # A video's track and web-playable proxy (the proxy file's bytes do not matter to access rules).
+    video = asset_create(owner=other_user, file=upload(image_bytes("PNG", color=(7, 7, 7)), "clip.png")).asset
+    video.video_proxy.save(f"proxies/{video.pk}.mp4", ContentFile(b"not really a video"), save=True)
+    track = Track.objects.create(
+        asset=video, label=Label.objects.get_or_create(name="cat")[0], start=0.0, end=1.0, confidence=0.9,
+        mean_confidence=0.8, boxes=[[0.0, 1, 1, 5, 5, 0.9]],
+    )
+    job = CocoImportJob.objects.create(owner=other_user, annotations=2000)
     return {"asset": asset, "detection": asset.detections.get(), "webhook": webhook, "token": token,
-            "collection": collection, "trashed": trashed}
+            "collection": collection, "trashed": trashed, "video": video, "track": track, "job": job}
 
 
 def url_for(path: str, objects: dict) -> str:
     ids = {
-        "asset_id": objects["trashed"].pk if path.startswith("/api/trash/") else objects["asset"].pk,
+        "asset_id": objects["trashed"].pk if path.startswith("/api/trash/")
+        else objects["video"].pk if path.endswith("/proxy/") else objects["asset"].pk,
+        "track_id": objects["track"].pk,
+        "job_id": objects["job"].pk,
         "detection_id": objects["detection"].pk,
         "collection_id": objects["collection"].pk,
         "id": objects["webhook"].pk if path.startswith("/api/webhooks/")
@@ -84,6 +97,8 @@ def snapshot(objects: dict) -> tuple:
         list(CollectionItem.objects.filter(collection__owner=webhook.owner).values_list("asset_id", flat=True)),
         list(ShareLink.objects.filter(collection__owner=webhook.owner).values_list("pk", "revoked_at")),
         list(Asset.all_objects.filter(owner=webhook.owner).values_list("pk", "trashed_at", "favorite")),
+        list(Track.objects.filter(asset__owner=webhook.owner).values_list("pk", "review", "label_id")),
+        list(CocoImportJob.objects.filter(owner=webhook.owner).values_list("pk", "state")),
     )  # fmt: skip
 
 
