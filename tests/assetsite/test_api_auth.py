@@ -8,9 +8,8 @@ import json
 import re
 
 import pytest
-from rest_framework.test import APIClient
-
 from django.core.files.base import ContentFile
+from rest_framework.test import APIClient
 
 from albums.models import Collection, CollectionItem, ShareLink
 from albums.services import collection_add, collection_create, share_link_create
