@@ -291,7 +291,7 @@ def health_for_monitors(stack: Stack, *, kind: str = "monitor") -> Case:
     workers = checks.get("workers", {})
     return Case("GET /health/ + X-Health-Token", kind, "details", response.status_code, str(body.get("status")),
                 f"checks: {', '.join(checks)}; workers: {workers.get('count')}", ms,
-                ok=set(checks) == {"database", "broker", "workers"})
+                ok=set(checks) == {"database", "broker", "storage", "workers"})
 
 
 WEBHOOK_TARGETS = [
