@@ -9,7 +9,6 @@ tests/system/test_browser.py puts them (UI_SCREENSHOTS_DIR=docs/screenshots refr
 from __future__ import annotations
 
 import io
-import os
 import re
 import zipfile
 from pathlib import Path
@@ -25,8 +24,6 @@ from tagging.models import Detection, ReviewState
 from tests.factories import UserFactory
 from tests.images import upload
 from tests.system.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DESKTOP,
     PASSWORD,
     PHONE,
@@ -68,25 +65,6 @@ def picture(background: tuple[int, int, int], shapes: list[str], size=(480, 320)
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue(), boxes
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: install Debian's chromium package (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the ORM calls in the test run beside Playwright's loop
-    try:
-        with sync_api.sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -24,14 +24,11 @@ from tagging.models import Detection, DetectionSource, ReviewState
 from testkit.shapes import three_shapes_scene
 from tests.factories import UserFactory
 from tests.images import exif_block, image_bytes, upload
-from tests.system import test_browser_collections
 from tests.system.test_browser import PASSWORD, drop, scene_file
 from tests.system.test_browser_collections import SCENES, logged_in, picture
 from tests.tagged_assets import tag
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-browser = test_browser_collections.browser  # Debian's Chromium, once per module
 
 
 @pytest.fixture

@@ -16,10 +16,9 @@ from testkit.shapes import three_shapes_scene
 from testkit.worker_process import celery_worker, purge_queues
 from tests.factories import UserFactory
 from tests.images import upload
-from tests.system.test_browser import DESKTOP, PASSWORD, WAIT_MS, browser, drop, logged_in_page, scene_file
+from tests.system.test_browser import DESKTOP, PASSWORD, WAIT_MS, drop, logged_in_page, scene_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-__all__ = ["browser"]  # the fixture, shared with test_browser.py
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from testkit.clips import encode, returning_clip
 from tests.factories import UserFactory
 from tests.images import upload
 from tests.system.test_browser import PASSWORD, screenshot
-from tests.system.test_browser_collections import browser, logged_in  # noqa: F401 (fixture)
+from tests.system.test_browser_collections import logged_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -9,7 +9,6 @@ No worker: pictures go through the real upload service and get the boxes a detec
 from __future__ import annotations
 
 import io
-import os
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -22,8 +21,6 @@ from tagging.boxes import Box
 from tests.factories import UserFactory
 from tests.images import upload
 from tests.system.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     PHONE,
     Page,
@@ -77,25 +74,6 @@ def make_library(
         asset.refresh_from_db()
         assets.append(asset)
     return assets
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: install Debian's chromium package (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the ORM calls in the test run beside Playwright's loop
-    try:
-        with sync_api.sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
