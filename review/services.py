@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -54,17 +55,7 @@ def detection_add_manual(*, asset: Asset, label: str, box: Box | None = None) ->
 
 def detection_review(*, detection: Detection, accept: bool, label: str | None = None) -> Detection:
     """Accept or reject a detection, optionally changing its label. Reviewed detections survive re-tagging."""
-    with transaction.atomic():
-        detection.review = ReviewState.ACCEPTED if accept else ReviewState.REJECTED
-        detection.reviewed_at = timezone.now()
-        if label is not None:
-            new_label = label_get_or_create(name=label)
-            if new_label.pk != detection.label_id and detection.source == DetectionSource.AUTO:
-                detection.suggested_label_id = detection.suggested_label_id or detection.label_id
-            detection.label = new_label
-        detection.save(update_fields=["review", "reviewed_at", "label", "suggested_label"])
-        tags_rebuild(asset=detection.asset)
-    return detection
+    return _review(detection, accept=accept, label=label)
 
 
 def track_review(*, track: Track, accept: bool, label: str | None = None) -> Track:
@@ -73,17 +64,26 @@ def track_review(*, track: Track, accept: bool, label: str | None = None) -> Tra
     The summary (AssetTag) follows: a rejected track no longer counts, a relabelled one counts under
     its new label. The tracker's own label is kept as ``suggested_label``.
     """
+    return _review(track, accept=accept, label=label)
+
+
+Reviewed = TypeVar("Reviewed", Detection, Track)
+
+
+def _review(item: Reviewed, *, accept: bool, label: str | None) -> Reviewed:
+    """A person's verdict on a detection or a whole track: the same fields, the same rules (an automatic
+    item's first label is kept as ``suggested_label``), then the asset's summary follows."""
     with transaction.atomic():
-        track.review = ReviewState.ACCEPTED if accept else ReviewState.REJECTED
-        track.reviewed_at = timezone.now()
+        item.review = ReviewState.ACCEPTED if accept else ReviewState.REJECTED
+        item.reviewed_at = timezone.now()
         if label is not None:
             new_label = label_get_or_create(name=label)
-            if new_label.pk != track.label_id and track.source == DetectionSource.AUTO:
-                track.suggested_label_id = track.suggested_label_id or track.label_id
-            track.label = new_label
-        track.save(update_fields=["review", "reviewed_at", "label", "suggested_label"])
-        tags_rebuild(asset=track.asset)
-    return track
+            if new_label.pk != item.label_id and item.source == DetectionSource.AUTO:
+                item.suggested_label_id = item.suggested_label_id or item.label_id
+            item.label = new_label
+        item.save(update_fields=["review", "reviewed_at", "label", "suggested_label"])
+        tags_rebuild(asset=item.asset)
+    return item
 
 
 def detection_delete(*, detection: Detection) -> bool:
