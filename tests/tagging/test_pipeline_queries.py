@@ -20,9 +20,11 @@ from tests.tagging.test_pipeline import assert_found_all, upload_scene
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-FRESH_UPLOAD_QUERIES = 12  # claim (2), BEGIN, lock, run, labels, detections, summary, status, bulk-lane row, COMMIT,
+FRESH_UPLOAD_QUERIES = 10  # claim (UPDATE … RETURNING), BEGIN, status (with the lock and the checks), labels, run,
+# detections, summary, bulk-lane row, COMMIT,
 # webhooks
-RETAG_QUERIES = 15  # and: delete the old automatic boxes, read what stays, clear the old summary
+RETAG_QUERIES = 16  # and: the fresh-image UPDATE that finds boxes, the lock, delete the old automatic boxes,
+# read what stays, clear the old summary
 EVENT = str(WebhookEvent.ASSET_TAGGED)
 
 
