@@ -310,26 +310,15 @@ def detections_replace(
         ]
         run = _record_run(asset=asset, info=info, succeeded=True, count=len(kept))
         labels = labels_for(found.label for found in kept) if kept else {}
-        rows = []
+        added = []
         for found in kept:
-            box = found.box.clamped(asset.width, asset.height)
-            rows.append(
-                Detection(
-                    asset=asset,
-                    label=labels[normalize_label(found.label)],
-                    confidence=min(max(float(found.confidence), 0.0), 1.0),
-                    x=box.x,
-                    y=box.y,
-                    width=box.width,
-                    height=box.height,
-                    source=DetectionSource.AUTO,
-                    run=run,
-                )
-            )
-        if rows:
-            Detection.objects.bulk_create(rows)
+            box = _box_row(asset, found)
+            box.label, box.run = labels[normalize_label(found.label)], run
+            added.append(box)
+        if added:
+            Detection.objects.bulk_create(added)
         count = tags_rebuild(
-            asset=asset, detections=[*remaining, *rows], save_count=False, clear=asset.has_detections
+            asset=asset, detections=[*remaining, *added], save_count=False, clear=asset.has_detections
         )
         if _superseded(asset, info.task_id):
             Asset.objects.filter(pk=asset.pk).update(object_count=count)
