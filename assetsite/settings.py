@@ -512,6 +512,14 @@ COCO_IMPORT_MAX_BOXES_PER_ASSET = env_int("COCO_IMPORT_MAX_BOXES_PER_ASSET", 10_
 # Imports with more annotations than this are checked in the request, then written by a worker: 202
 # and a job to poll (GET /api/import/coco/jobs/{id}/), so no web process is held by a big one.
 COCO_IMPORT_BACKGROUND_ANNOTATIONS = env_int("COCO_IMPORT_BACKGROUND_ANNOTATIONS", 1000, minimum=0)
+# A background import's soft time limit (the hard one is a minute later); past it the job ends "stopped".
+COCO_IMPORT_TIME_LIMIT = env_int("COCO_IMPORT_TIME_LIMIT", 1800, minimum=60)
+# Queued jobs not started this long after they were made are sent again (their message was lost).
+COCO_IMPORT_SWEEP_GRACE = env_int("COCO_IMPORT_SWEEP_GRACE", 600, minimum=1)
+CELERY_BEAT_SCHEDULE["sweep-coco-imports"] = {
+    "task": "integrations.tasks.sweep_coco_imports",
+    "schedule": float(TAGGING_SWEEP_INTERVAL),
+}
 COCO_EXPORT_MAX_ASSETS = env_int("COCO_EXPORT_MAX_ASSETS", 10_000, minimum=1)
 BULK_MAX_ASSETS = env_int("BULK_MAX_ASSETS", 1000, minimum=1)
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from integrations.coco import CocoInvalid, CocoPlan, coco_plan, coco_result_json, coco_write
@@ -24,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 NOT_QUEUED = "The import could not be queued (the task queue is unavailable); send the document again."
 INTERNAL = "The import stopped on an internal error; what was written stays. Sending the document again adds the rest."
+STOPPED = (
+    "The import stopped: its worker died or it ran past COCO_IMPORT_TIME_LIMIT. What was written stays; "
+    "sending the document again adds the rest."
+)
 
 
 def coco_job_create(*, owner: AbstractBaseUser, document: Any, plan: CocoPlan) -> CocoImportJob:
@@ -52,11 +60,26 @@ def _finish(job_id: uuid.UUID | str, **fields: Any) -> None:
     CocoImportJob.objects.filter(pk=job_id).update(document=None, finished_at=timezone.now(), **fields)
 
 
-def coco_job_run(*, job_id: uuid.UUID | str) -> CocoImportJob | None:
-    """Run a queued job (or one a lost worker left running: what it wrote counts as duplicates now)."""
-    claimed = CocoImportJob.objects.filter(
-        pk=job_id, state__in=[CocoImportJob.State.QUEUED, CocoImportJob.State.RUNNING]
-    ).update(state=CocoImportJob.State.RUNNING, started_at=timezone.now())
+def _run_deadline(now: datetime) -> datetime:
+    """A job started before this has outlived the task's hard time limit: nobody runs it any more."""
+    return now - timedelta(seconds=settings.COCO_IMPORT_TIME_LIMIT + 60 + settings.COCO_IMPORT_SWEEP_GRACE)
+
+
+def coco_job_run(*, job_id: uuid.UUID | str, task_id: str = "") -> CocoImportJob | None:
+    """Run a queued job, or resume one a lost worker left running (what it wrote counts as duplicates).
+
+    Only the job's own message, delivered again after its worker died (same ``task_id``), resumes it,
+    and only within the time limit counted from its first start: a document that kills every worker
+    stops there (the sweeper ends it). A second message (the sweeper re-sends a job whose first one
+    waits in a long queue) leaves a running job alone.
+    """
+    now = timezone.now()
+    resumable = Q(state=CocoImportJob.State.RUNNING, task_id=task_id, started_at__gte=_run_deadline(now))
+    claimed = (
+        CocoImportJob.objects.filter(pk=job_id)
+        .filter(Q(state=CocoImportJob.State.QUEUED) | resumable)
+        .update(state=CocoImportJob.State.RUNNING, started_at=Coalesce(F("started_at"), now), task_id=task_id)
+    )
     if not claimed:
         return None
     job = CocoImportJob.objects.select_related("owner").get(pk=job_id)
@@ -81,3 +104,38 @@ def coco_job_run(*, job_id: uuid.UUID | str) -> CocoImportJob | None:
     else:
         _finish(job_id, state=CocoImportJob.State.DONE, result=coco_result_json(result))
     return CocoImportJob.objects.get(pk=job_id)
+
+
+@dataclass(frozen=True)
+class CocoSweep:
+    resent: int
+    stopped: int
+
+
+def coco_jobs_sweep(*, now: datetime | None = None, limit: int = 100) -> CocoSweep:
+    """Send again the queued jobs whose message was lost (broker restarted, queue purged) and end the
+    running ones nobody runs any more (their worker died or hit the time limit) with a message saying
+    what to do. Not run again: a document that killed its worker would kill the next one too.
+    """
+    from integrations.tasks import import_coco
+
+    now = now or timezone.now()
+    grace = timedelta(seconds=settings.COCO_IMPORT_SWEEP_GRACE)
+    stale = CocoImportJob.objects.filter(state=CocoImportJob.State.RUNNING, started_at__lt=_run_deadline(now))
+    stopped = 0
+    for job_id in stale.values_list("pk", flat=True)[:limit]:
+        stopped += CocoImportJob.objects.filter(pk=job_id, state=CocoImportJob.State.RUNNING).update(
+            state=CocoImportJob.State.FAILED, error=STOPPED, error_code="stopped", document=None, finished_at=now
+        )
+    resent = 0
+    waiting = CocoImportJob.objects.filter(state=CocoImportJob.State.QUEUED, created_at__lt=now - grace)
+    for job_id in waiting.order_by("created_at").values_list("pk", flat=True)[:limit]:
+        try:
+            import_coco.apply_async(args=[str(job_id)])
+        except Exception as error:  # the broker is still down: the next sweep tries again
+            logger.warning("could not send COCO import %s again: %s", job_id, error)
+            break
+        resent += 1
+    if resent or stopped:
+        logger.info("COCO imports: sent %d again, ended %d that stopped", resent, stopped)
+    return CocoSweep(resent=resent, stopped=stopped)

@@ -139,6 +139,8 @@ class CocoImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True)
+    # The message that runs it: its redelivery (a worker died) resumes it, a second message does not.
+    task_id = models.CharField(max_length=64, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["owner", "-created_at"])]

@@ -37,15 +37,25 @@ def sweep_webhook_deliveries() -> dict[str, int]:
 
 
 @shared_task(
+    bind=True,
     name="integrations.tasks.import_coco",  # routed to COCO_IMPORT_QUEUE (CELERY_TASK_ROUTES)
     acks_late=True,
     ignore_result=True,
-    soft_time_limit=1800,
-    time_limit=1860,
+    soft_time_limit=settings.COCO_IMPORT_TIME_LIMIT,
+    time_limit=settings.COCO_IMPORT_TIME_LIMIT + 60,
 )
-def import_coco(job_id: str) -> str:
+def import_coco(self, job_id: str) -> str:  # type: ignore[no-untyped-def]
     """Write a COCO import job's document (integrations.coco_jobs); a redelivered job resumes safely."""
     from integrations.coco_jobs import coco_job_run
 
-    job = coco_job_run(job_id=job_id)
+    job = coco_job_run(job_id=job_id, task_id=self.request.id or "")
     return job.state if job is not None else "not queued"
+
+
+@shared_task(name="integrations.tasks.sweep_coco_imports", ignore_result=True)
+def sweep_coco_imports() -> dict[str, int]:
+    """Re-send COCO import jobs whose message was lost; end the ones whose worker died (celery beat)."""
+    from integrations.coco_jobs import coco_jobs_sweep
+
+    result = coco_jobs_sweep()
+    return {"resent": result.resent, "stopped": result.stopped}

@@ -175,3 +175,40 @@ def test_a_job_runs_to_done_with_its_progress_and_result(api_client, crowd, sett
     assert done["result"]["created"] == 6000 and done["finished_at"]
     assert CocoImportJob.objects.get(pk=job["id"]).document is None  # not kept once written
     assert coco_job_run(job_id=job["id"]) is None  # a finished job is not run again
+
+
+def test_lost_messages_are_sent_again_and_dead_jobs_end_with_what_to_do(api_client, crowd, settings, monkeypatch):
+    """The sweeper: a queued job nobody ran is sent again; a job whose worker died past its time limit
+    ends "stopped"; a second message never runs a job that is running; its own redelivery resumes it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integrations import tasks
+    from integrations.coco_jobs import coco_job_run, coco_jobs_sweep
+
+    settings.COCO_IMPORT_BACKGROUND_ANNOTATIONS = 1000
+    resent: list[list] = []
+    monkeypatch.setattr(tasks.import_coco, "apply_async", lambda args=None, **kw: resent.append(args))
+    lost = api_client.post("/api/import/coco/", six_thousand_boxes(), format="json").json()
+    assert coco_jobs_sweep().resent == 0 and resent == []  # within the grace its message may still come
+    later = timezone.now() + timedelta(seconds=settings.COCO_IMPORT_SWEEP_GRACE + 1)
+    assert coco_jobs_sweep(now=later).resent == 1 and resent == [[lost["id"]]]
+
+    # Two messages for one job: the first runs it, the second (another task id) finds it running.
+    CocoImportJob.objects.filter(pk=lost["id"]).update(state="running", started_at=timezone.now(), task_id="first")
+    assert coco_job_run(job_id=lost["id"], task_id="second") is None
+    # The first message delivered again after its worker died resumes it (its boxes count as duplicates).
+    resumed = coco_job_run(job_id=lost["id"], task_id="first")
+    assert resumed is not None and resumed.state == "done" and resumed.result["created"] == 6000
+
+    # A job whose worker died and that nobody resumed within the time limit ends with what to do.
+    dead = api_client.post("/api/import/coco/", six_thousand_boxes(), format="json").json()
+    long_ago = timezone.now() - timedelta(seconds=settings.COCO_IMPORT_TIME_LIMIT + 61 + settings.COCO_IMPORT_SWEEP_GRACE)
+    CocoImportJob.objects.filter(pk=dead["id"]).update(state="running", started_at=long_ago, task_id="gone")
+    assert coco_job_run(job_id=dead["id"], task_id="gone") is None  # past its time: not resumed
+    assert coco_jobs_sweep().stopped == 1
+    ended = api_client.get(dead["url"]).json()
+    assert ended["state"] == "failed" and "sending the document again adds the rest" in ended["error"]
+    assert CocoImportJob.objects.get(pk=dead["id"]).document is None
+    assert Detection.objects.count() == 6000  # only the finished job's boxes
