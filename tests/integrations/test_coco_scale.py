@@ -212,3 +212,5 @@ def test_lost_messages_are_sent_again_and_dead_jobs_end_with_what_to_do(api_clie
     assert ended["state"] == "failed" and "sending the document again adds the rest" in ended["error"]
     assert CocoImportJob.objects.get(pk=dead["id"]).document is None
     assert Detection.objects.count() == 6000  # only the finished job's boxes
+    assert settings.CELERY_BEAT_SCHEDULE["sweep-coco-imports"]["task"] == tasks.sweep_coco_imports.name
+    assert tasks.sweep_coco_imports() == {"resent": 0, "stopped": 0}  # the beat task runs the sweep
