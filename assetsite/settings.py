@@ -474,6 +474,9 @@ VIDEO_TRACKS_IN_ASSET = env_int("VIDEO_TRACKS_IN_ASSET", 50, minimum=0)
 # made by the worker on the default queue after tagging: longest side, and the task's time limit.
 VIDEO_PROXY_MAX_SIDE = env_int("VIDEO_PROXY_MAX_SIDE", 1280, minimum=16)
 VIDEO_PROXY_TIME_LIMIT = env_int("VIDEO_PROXY_TIME_LIMIT", 3600, minimum=10)
+# Tagged videos still without a proxy this long after its task's time limit are sent again (a lost
+# task, or a video tagged before proxies): a sweep every TAGGING_SWEEP_INTERVAL, 100 videos at a time.
+VIDEO_PROXY_SWEEP_GRACE = env_int("VIDEO_PROXY_SWEEP_GRACE", 600, minimum=0)
 if VIDEO_RUN_SECONDS >= TAGGING_SOFT_TIME_LIMIT:
     raise ImproperlyConfigured("VIDEO_RUN_SECONDS must be below TAGGING_SOFT_TIME_LIMIT.")
 if TAGGING_TIME_LIMIT <= TAGGING_SOFT_TIME_LIMIT:
@@ -531,6 +534,9 @@ TRASH_PURGE_INTERVAL = env_int("TRASH_PURGE_INTERVAL", 3600, minimum=1)
 CELERY_BEAT_SCHEDULE["purge-trash"] = {"task": "media.tasks.purge_trash", "schedule": float(TRASH_PURGE_INTERVAL)}
 CELERY_BEAT_SCHEDULE["sweep-storage-orphans"] = {
     "task": "media.tasks.sweep_storage_orphans", "schedule": float(STORAGE_ORPHAN_SWEEP_INTERVAL)
+}
+CELERY_BEAT_SCHEDULE["sweep-video-proxies"] = {
+    "task": "media.tasks.sweep_video_proxies", "schedule": float(TAGGING_SWEEP_INTERVAL)
 }
 # One zip download (a selection, a search, a collection, a shared collection) holds at most this many
 # originals and this many bytes of them; more is a 400 that says to narrow it down.

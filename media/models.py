@@ -62,6 +62,8 @@ class Asset(models.Model):
     # Videos browsers cannot play as uploaded: an H.264 MP4 (or VP9 WebM) copy made by the worker
     # after tagging (media/video_proxy.py); empty for images and web-playable videos.
     video_proxy = models.FileField(max_length=255, blank=True)
+    # Why no proxy could be made (the original does not decode): not tried again by the sweeper.
+    video_proxy_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -11,9 +11,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower, Upper
 
-from media.models import Asset
+from media.models import Asset, AssetKind, TaggingStatus
+from media.video_proxy import WEB_CODECS, WEB_CONTAINERS
 
 
 def assets_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Asset]:
@@ -88,3 +90,19 @@ def asset_mark_new(asset: Asset) -> Asset:
 def asset_ids_existing(*, asset_ids: set[uuid.UUID]) -> set[uuid.UUID]:
     """Which of these ids have a row (trashed ones too: their files are still needed)."""
     return set(Asset.all_objects.filter(pk__in=asset_ids).values_list("pk", flat=True))
+
+
+def video_proxies_missing(*, tagged_before: datetime, limit: int) -> list[uuid.UUID]:
+    """Tagged videos that browsers may not play and that have neither a proxy nor a failed try, oldest
+    first: their proxy task was lost (broker down, worker died), or they were tagged before proxies."""
+    playable = Q(container__in=sorted(WEB_CONTAINERS), codec__in=sorted(WEB_CODECS))
+    return list(
+        Asset.objects.filter(  # live ones: a restored video is found again
+            kind=AssetKind.VIDEO, video_proxy="", video_proxy_error="", tagging_status=TaggingStatus.TAGGED,
+            tagged_at__lt=tagged_before,
+        )
+        .annotate(container=Upper("format"), codec=Lower("video_codec"))
+        .exclude(playable)
+        .order_by("tagged_at")
+        .values_list("pk", flat=True)[:limit]
+    )

@@ -436,10 +436,18 @@ def _delete_orphans(batch: list[tuple[str, uuid.UUID]], existing: Callable[..., 
 
 
 def video_proxy_wanted(asset: Asset) -> bool:
-    """A video that browsers may not play as uploaded, without a proxy yet."""
-    return asset.kind == AssetKind.VIDEO and not asset.video_proxy.name and needs_proxy(
-        container=asset.format, codec=asset.video_codec
+    """A video that browsers may not play as uploaded, without a proxy yet (nor a failed try)."""
+    return (
+        asset.kind == AssetKind.VIDEO
+        and not asset.video_proxy.name
+        and not asset.video_proxy_error
+        and needs_proxy(container=asset.format, codec=asset.video_codec)
     )
+
+
+def video_proxy_failed(*, asset_id: uuid.UUID | str, message: str) -> None:
+    """Remember that this original cannot be made web-playable, so the sweeper does not try it again."""
+    Asset.all_objects.filter(pk=asset_id, video_proxy="").update(video_proxy_error=message[:2000] or "failed")
 
 
 def video_proxy_create(*, asset_id: uuid.UUID | str) -> str:

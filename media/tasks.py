@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from assetsite.storage import STORAGE_ERRORS
-from media.services import storage_orphans_sweep, trash_purge, video_proxy_create
+from media.selectors import video_proxies_missing
+from media.services import storage_orphans_sweep, trash_purge, video_proxy_create, video_proxy_failed
 from media.video import VideoRejected
 
 logger = logging.getLogger(__name__)
@@ -49,6 +52,7 @@ def make_video_proxy(self, asset_id: str) -> str:  # type: ignore[no-untyped-def
     except VideoRejected as rejected:
         # The page keeps offering the original for download; retrying would fail the same way.
         logger.warning("video proxy of %s not made: %s", asset_id, rejected.message)
+        video_proxy_failed(asset_id=asset_id, message=rejected.message)
         return "failed"
     except STORAGE_ERRORS as error:
         raise self.retry(exc=error, countdown=30) from error
@@ -65,3 +69,19 @@ def video_proxy_enqueue(*, asset_id: uuid.UUID | str) -> bool:
         logger.warning("could not enqueue the video proxy of %s: %s", asset_id, error)
         return False
     return True
+
+
+@shared_task(name="media.tasks.sweep_video_proxies", ignore_result=True)
+def sweep_video_proxies(limit: int = 100) -> dict[str, int]:
+    """Send the proxy task again for tagged videos still without one (lost task, or tagged before
+    proxies existed: older libraries fill in ``limit`` videos per sweep)."""
+    # Past the task's time limit (and retries) since tagging: a first try would have finished by now.
+    grace = timedelta(seconds=settings.VIDEO_PROXY_TIME_LIMIT + 60 + settings.VIDEO_PROXY_SWEEP_GRACE)
+    sent = 0
+    for asset_id in video_proxies_missing(tagged_before=timezone.now() - grace, limit=limit):
+        if not video_proxy_enqueue(asset_id=asset_id):
+            break  # the broker is down: the next sweep tries again
+        sent += 1
+    if sent:
+        logger.info("video proxies: sent %d again", sent)
+    return {"sent": sent}

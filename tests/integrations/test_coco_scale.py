@@ -204,7 +204,8 @@ def test_lost_messages_are_sent_again_and_dead_jobs_end_with_what_to_do(api_clie
 
     # A job whose worker died and that nobody resumed within the time limit ends with what to do.
     dead = api_client.post("/api/import/coco/", six_thousand_boxes(), format="json").json()
-    long_ago = timezone.now() - timedelta(seconds=settings.COCO_IMPORT_TIME_LIMIT + 61 + settings.COCO_IMPORT_SWEEP_GRACE)
+    limit = settings.COCO_IMPORT_TIME_LIMIT + 61 + settings.COCO_IMPORT_SWEEP_GRACE
+    long_ago = timezone.now() - timedelta(seconds=limit)
     CocoImportJob.objects.filter(pk=dead["id"]).update(state="running", started_at=long_ago, task_id="gone")
     assert coco_job_run(job_id=dead["id"], task_id="gone") is None  # past its time: not resumed
     assert coco_jobs_sweep().stopped == 1

@@ -188,3 +188,55 @@ def test_a_proxy_of_an_asset_deleted_meanwhile_is_not_kept(monkeypatch, settings
     monkeypatch.setattr(services, "make_proxy", delete_while_encoding)
     assert video_proxy_create(asset_id=asset.pk) == "not needed"
     assert stored_proxies(settings) == []
+
+
+@pytest.mark.django_db
+def test_the_sweeper_sends_lost_or_missing_proxies_and_never_retries_a_refused_original(monkeypatch, settings):
+    """Tagged videos browsers may not play and without a proxy (the task was lost, or they were tagged
+    before proxies existed) get one from the sweep; an original that cannot be decoded is remembered."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from media import tasks
+    from media.selectors import video_proxies_missing
+
+    owner = UserFactory(username="proxy-sweep")
+    clip = three_shapes_clip()
+    hevc = asset_create(owner=owner, file=upload(encode(clip, codec="hevc"), "old.mp4")).asset
+    web = asset_create(owner=owner, file=upload(encode(clip, codec="h264"), "web.mp4")).asset
+    waiting = asset_create(  # not tagged yet; other bytes (the same would be the same asset)
+        owner=owner, file=upload(encode(clip, codec="hevc", metadata={"title": "new"}), "new.mp4")
+    ).asset
+    assert waiting.pk != hevc.pk
+    long_ago = timezone.now() - timedelta(days=30)
+    Asset.objects.filter(pk__in=[hevc.pk, web.pk]).update(tagging_status="tagged", tagged_at=long_ago)
+    sent: list[list] = []
+    monkeypatch.setattr(tasks.make_video_proxy, "apply_async", lambda args=None, **kw: sent.append(args))
+
+    assert tasks.sweep_video_proxies() == {"sent": 1} and sent == [[str(hevc.pk)]]
+    # Recently tagged: its own task may still be running (VIDEO_PROXY_TIME_LIMIT), so not yet.
+    Asset.objects.filter(pk=waiting.pk).update(tagging_status="tagged", tagged_at=timezone.now())
+    assert video_proxies_missing(tagged_before=timezone.now() - timedelta(hours=2), limit=10) == [hevc.pk]
+    # Made: found no more.
+    assert tasks.make_video_proxy.run(str(hevc.pk)) == "made"
+    assert video_proxies_missing(tagged_before=timezone.now(), limit=10) == [waiting.pk]
+    # An original that will not decode is refused once, remembered, and not sent again.
+    def refuse(*args, **kwargs):
+        raise VideoRejected("undecodable", "The video could not be decoded: no video stream.")
+
+    import media.services as services
+
+    monkeypatch.setattr(services, "make_proxy", refuse)
+    assert tasks.make_video_proxy.run(str(waiting.pk)) == "failed"
+    waiting.refresh_from_db()
+    assert waiting.video_proxy_error.startswith("The video could not be decoded")
+    assert not video_proxy_wanted(waiting)
+    from django.test import Client
+
+    page = Client()
+    page.force_login(owner)
+    shown = page.get(f"/assets/{waiting.pk}/").content.decode()
+    assert "No copy browsers can play could be made (The video could not be decoded" in shown
+    assert video_proxies_missing(tagged_before=timezone.now(), limit=10) == []
+    assert settings.CELERY_BEAT_SCHEDULE["sweep-video-proxies"]["task"] == tasks.sweep_video_proxies.name
