@@ -53,6 +53,7 @@ from tagging.labels import LABEL_MAX_LENGTH
 from tagging.models import AssetTag, Detection, DetectionRun, DetectionSource, ReviewState, Track
 from tagging.selectors import focus_box
 from tagging.serializers import DetectionSerializer, MomentSerializer, RunSerializer, TagSerializer, TrackSerializer
+from tagging.tracking import joined_spans
 
 MAX_MANUAL_TAGS = 50
 
@@ -217,10 +218,15 @@ class AssetSerializer(serializers.ModelSerializer):
         wanted = self.context.get("moment_labels")
         if not wanted or not asset.is_video:
             return None
-        return [
-            {"label": track.label.name, "start": track.start, "end": track.end}
+        spans = [
+            (track.label.name, track.start, track.end)
             for track in self._visible_tracks(asset)
             if track.label.name in wanted and all(c.accepts(track.confidence) for c in wanted[track.label.name])
+        ]
+        # Two dogs crossing the frame one after the other, or together, are one moment with a dog in it.
+        return [
+            {"label": label, "start": start, "end": end}
+            for label, start, end in joined_spans(spans, max_gap=settings.VIDEO_TRACK_MAX_GAP)
         ]
 
     @extend_schema_field(RunSerializer(allow_null=True))

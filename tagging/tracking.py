@@ -290,3 +290,18 @@ def most_at_once_spans(spans: Iterable[tuple[str, float, float]]) -> dict[str, i
             best = max(best, current)
         counts[label] = best
     return counts
+
+
+def joined_spans(spans: Iterable[tuple[str, float, float]], *, max_gap: float) -> list[tuple[str, float, float]]:
+    """(label, start, end) spans with those of one label that overlap, or are at most ``max_gap`` s
+    apart, joined into one; by start time. When a label is on screen, not how many objects made it so."""
+    joined: list[list] = []
+    open_spans: dict[str, list] = {}
+    for label, start, end in sorted(spans, key=lambda span: (span[1], span[2], span[0])):
+        current = open_spans.get(label)
+        if current is not None and start - current[2] <= max_gap:
+            current[2] = max(current[2], end)
+            continue
+        open_spans[label] = [label, start, end]
+        joined.append(open_spans[label])
+    return [(label, start, end) for label, start, end in joined]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tagging.boxes import Box, DetectedObject
-from tagging.tracking import Tracker, TrackerConfig, most_at_once, track_objects
+from tagging.tracking import Tracker, TrackerConfig, joined_spans, most_at_once, track_objects
 
 STEP = 0.5  # 2 samples a second
 
@@ -127,3 +127,39 @@ def test_most_at_once_counts_overlapping_tracks_per_label():
                + [obj("cat", 500, 500)])
     )
     assert most_at_once(tracks) == {"dog": 3, "cat": 1}
+
+
+def test_moments_of_one_label_join_when_they_overlap_or_nearly_touch():
+    spans = [("dog", 10.0, 12.0), ("dog", 0.0, 4.0), ("dog", 3.0, 6.0), ("cat", 1.0, 2.0), ("dog", 7.0, 8.0)]
+    assert joined_spans(spans, max_gap=1.0) == [("dog", 0.0, 8.0), ("cat", 1.0, 2.0), ("dog", 10.0, 12.0)]
+    assert joined_spans(spans, max_gap=0.0) == [("dog", 0.0, 6.0), ("cat", 1.0, 2.0), ("dog", 7.0, 8.0),
+                                                ("dog", 10.0, 12.0)]
+    assert joined_spans([("dog", 0.0, 9.0), ("dog", 1.0, 2.0)], max_gap=0.0) == [("dog", 0.0, 9.0)]  # inside
+    assert joined_spans([], max_gap=1.0) == []
+
+
+@pytest.mark.django_db
+def test_a_video_hit_lists_one_moment_per_time_a_label_is_on_screen(api_client, user):
+    """Tracks of one label that overlap (two dogs together) or nearly touch are one moment in a search."""
+    from media.models import Asset, AssetKind
+    from tagging.services import RunInfo, TrackData, tracks_replace
+    from tests.tagged_assets import make_asset
+
+    video = make_asset(user)
+    Asset.objects.filter(pk=video.pk).update(kind=AssetKind.VIDEO, duration=30.0, fps=10.0, video_codec="h264")
+
+    def track(label: str, start: float, end: float, confidence: float = 0.9) -> TrackData:
+        return TrackData(label=label, start=start, end=end, confidence=confidence, mean_confidence=confidence,
+                         boxes=[[start, 1, 1, 5, 5, confidence], [end, 1, 1, 5, 5, confidence]])
+
+    tracks_replace(asset_id=video.pk, info=RunInfo(model_name="m"), tracks=[
+        track("dog", 1.0, 5.0), track("dog", 3.0, 7.0), track("dog", 7.5, 9.0), track("dog", 20.0, 22.0),
+        track("cat", 4.0, 6.0), track("dog", 25.0, 26.0, confidence=0.4),
+    ])  # fmt: skip
+    hits = api_client.get("/api/assets/", {"q": "dog@0.8 OR cat"}).json()["results"]
+    moments = next(hit for hit in hits if hit["id"] == str(video.pk))["moments"]
+    assert moments == [
+        {"label": "dog", "start": 1.0, "end": 9.0},  # 1-5, 3-7 and 7.5-9 (0.5 s apart, under VIDEO_TRACK_MAX_GAP)
+        {"label": "cat", "start": 4.0, "end": 6.0},
+        {"label": "dog", "start": 20.0, "end": 22.0},  # the 0.4 dog at 25 s does not reach dog@0.8
+    ]
