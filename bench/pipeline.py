@@ -29,8 +29,10 @@ import io
 import json
 import os
 import random
+import re
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -127,6 +129,37 @@ def as_utc(value: object) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+SUCCEEDED = re.compile(
+    r"^\[(\S+ \S+): \w+/[^\]]+\] Task tagging\.tasks\.detect_objects\[([^\]]+)\] succeeded in ([\d.]+)s", re.M
+)
+
+
+def where_the_time_went(worker_log: str, durations: dict[str, int], uploads_done: datetime) -> dict:
+    """From the worker's log: per task, its run time minus the detector's ``duration_ms`` (the work
+    around detection: claim, writes, webhook lookup, Celery's bookkeeping), and the gap from one task's
+    end to the next one's start (acknowledgement, next message, hand-over to the pool process); split
+    into tasks that ended while uploads were still arriving and those after."""
+    ends = []
+    for stamp, task_id, seconds in SUCCEEDED.findall(worker_log):
+        # Celery logs the worker's local time, which Django sets from TIME_ZONE (UTC in this bench).
+        end = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC)
+        ends.append((end, float(seconds) * 1000, durations.get(task_id)))
+    parts: dict[str, dict[str, list[float]]] = {"during uploads": {"in": [], "gap": []}, "after": {"in": [], "gap": []}}
+    for (previous_end, _, _), (end, run_ms, detector_ms) in zip(ends, ends[1:], strict=False):
+        if detector_ms is None:
+            continue
+        part = parts["during uploads" if end <= uploads_done else "after"]
+        part["in"].append(run_ms - detector_ms)
+        start = end.timestamp() * 1000 - run_ms
+        part["gap"].append(start - previous_end.timestamp() * 1000)
+    return {
+        name: {"tasks": len(values["in"]),
+               "in_task_ms": round(statistics.mean(values["in"]), 1) if values["in"] else None,
+               "between_tasks_ms": round(statistics.mean(values["gap"]), 1) if values["gap"] else None}
+        for name, values in parts.items()
+    }  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> dict:
     width, height = (int(part) for part in args.size.split("x"))
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="assetsite-pipeline-"))).resolve()
@@ -151,6 +184,7 @@ def run(args: argparse.Namespace) -> dict:
             "SESSION_COOKIE_SECURE": "0",
             "CSRF_COOKIE_SECURE": "0",
             "SECURE_HSTS_SECONDS": "0",
+            "TIME_ZONE": "UTC",  # the worker's log times are read as UTC
             "TAGGING_MODEL": args.model,
             "TAGGING_DEVICE": args.device,
             "TAGGING_ALLOW_DOWNLOAD": "0",
@@ -283,6 +317,7 @@ def run(args: argparse.Namespace) -> dict:
         for thread in threads:
             thread.join()
         upload_seconds = time.monotonic() - clock
+        uploads_done = datetime.now(UTC)
         owner = "(SELECT id FROM auth_user WHERE username = %s)"
 
         def finished() -> bool:
@@ -299,6 +334,10 @@ def run(args: argparse.Namespace) -> dict:
             f"FROM tagging_detectionrun WHERE asset_id IN (SELECT id FROM media_asset WHERE owner_id = {owner})",
             run_id)[0]
         run_count, detector_ms, batch, model_name = runs
+        durations = dict(db.rows(
+            "SELECT task_id, duration_ms FROM tagging_detectionrun WHERE asset_id IN "
+            f"(SELECT id FROM media_asset WHERE owner_id = {owner})", run_id))
+        breakdown = where_the_time_went(worker.log(tail=50_000_000), durations, uploads_done)
         wall = (last_tagged - started).total_seconds()
         return {
             "load_average": [round(value, 1) for value in os.getloadavg()],
@@ -320,6 +359,7 @@ def run(args: argparse.Namespace) -> dict:
             "throughput": round(args.n / wall, 2),
             "overhead_ms_per_image": round((wall * 1000 - detector_ms) / args.n, 1),
             "efficiency": round(detector_ms / 1000 / wall * 100, 1),
+            "not_detecting": breakdown,
         }
     finally:
         if db is not None:
@@ -351,6 +391,10 @@ def print_report(result: dict) -> None:
     print(f"| machine load (1/5/15 min) at the end | {' / '.join(map(str, result['load_average']))} on "
           f"{result['cpus']} CPUs |")
     print(f"| statuses | {result['statuses']} ({result['runs']} runs, {result['upload_failures']} failed uploads) |")
+    for name, part in result["not_detecting"].items():
+        if part["tasks"]:
+            print(f"| not detecting, {name} ({part['tasks']} tasks) | {part['in_task_ms']} ms in the task, "
+                  f"{part['between_tasks_ms']} ms between tasks |")
 
 
 def main(argv: list[str] | None = None) -> int:
