@@ -58,6 +58,11 @@ SORTS: dict[str, str] = {
     "objects": "Number of objects",
 }
 MAX_FACETS = 200
+# Facets of a search count the tags of at most this many matches (the newest); past it they are lower
+# bounds ("at least"), so their cost stops growing with the library (docs/search.md, "Ten million").
+FACET_SAMPLE = 2_000
+# The library page's "N images" counts exactly up to here, then says "10,000+".
+COUNT_LIMIT = 10_000
 
 _LOOKUPS = {"=": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
 
@@ -380,49 +385,95 @@ def _without_bare_term(query: Node | None, label: str | None) -> Node | None:
 class Facet:
     label: str
     count: int
+    # False: counted in the newest FACET_SAMPLE matches only, so at least this many.
+    exact: bool = True
+
+
+@dataclass(frozen=True)
+class ResultCount:
+    """How many assets a search matches: ``value`` exactly, or (``exact`` False) more than ``value``."""
+
+    value: int
+    exact: bool = True
 
 
 def label_facets(
-    *, user: AbstractBaseUser | AnonymousUser, query: Node | None, prefix: str = "", limit: int = 30
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    query: Node | None,
+    prefix: str = "",
+    limit: int = 30,
+    sample: int | None = None,
 ) -> list[Facet]:
     """How many of the user's assets matching ``query`` carry each label, most common first.
 
     With ``prefix`` only labels starting with it (or with a synonym or plural starting with it)
-    are counted: that is the autocomplete.
+    are counted: that is the autocomplete. The whole library and one-label searches read the
+    summaries (exact); other searches with more than ``sample`` (FACET_SAMPLE) matches count the
+    newest ``sample`` of them, and their facets say ``exact=False`` (the counts are lower bounds).
     """
     if not user.is_authenticated:
         return []
+    sample = FACET_SAMPLE if sample is None else sample
     word = normalize_label(prefix)
-    if query is None and label_counts_available():
-        # The whole library: read the per-owner summary the triggers keep (tagging/label_counts.py).
-        counts = label_counts_of(owner_id=user.pk)
+    counts = _summary_counts(user=user, query=query)
+    exact = True
+    if counts is None:
+        matching = assets_filter(assets=assets_visible_to(user), query=query)
+        # The ids first (index order, stops after sample + 1): whether the sample is all of them.
+        ids = list(matching.order_by("-created_at", "-id").values_list("pk", flat=True)[: sample + 1])
+        exact = len(ids) <= sample
+        # owner_id repeats what the ids already guarantee; it lets PostgreSQL read only this user's
+        # part of the (owner, label, ...) index.
+        tags = AssetTag.objects.filter(owner_id=user.pk, asset_id__in=ids[:sample])
         if word:
-            wanted = _labels_with_prefix(word, ids=counts)
-            counts = {pk: n for pk, n in counts.items() if pk in wanted}
-        return _facets(counts, limit=limit)
-    if isinstance(query, LabelTerm) and label_counts_available() and _is_bare(query):
+            tags = tags.filter(_prefix_q(word, field="label__name"))
+        # Grouped by id, not name: joining the label table to every tag row costs more than the count.
+        # There are few labels, so all groups come back and ties are ordered by name here.
+        counts = dict(
+            tags.order_by().values("label_id").annotate(count=Count("asset_id")).values_list("label_id", "count")
+        )
+    elif word:
+        wanted = _labels_with_prefix(word, ids=counts)
+        counts = {pk: n for pk, n in counts.items() if pk in wanted}
+    return _facets(counts, limit=limit, exact=exact)
+
+
+def _summary_counts(*, user: AbstractBaseUser, query: Node | None) -> dict[int, int] | None:
+    """Label id -> matching assets from the trigger-kept summaries (tagging/label_counts.py), for the
+    whole library and for one bare label; None for other searches (or without the summaries)."""
+    if not label_counts_available():
+        return None
+    if query is None:
+        return label_counts_of(owner_id=user.pk)
+    if isinstance(query, LabelTerm) and _is_bare(query):
         label_id = _label_ids(query).get(query.label)
-        if label_id is not None:
-            # One label and nothing else: its pictures' other labels come from the pair summary the
-            # same triggers keep; the label itself counts all of them.
-            counts = label_pairs_of(owner_id=user.pk, label_id=label_id)
-            total = label_counts_of(owner_id=user.pk).get(label_id)
-            if total:
-                counts[label_id] = total
-            if word:
-                wanted = _labels_with_prefix(word, ids=counts)
-                counts = {pk: n for pk, n in counts.items() if pk in wanted}
-            return _facets(counts, limit=limit)
+        if label_id is None:
+            return None
+        # Its pictures' other labels come from the pair summary; the label itself counts all of them.
+        counts = label_pairs_of(owner_id=user.pk, label_id=label_id)
+        total = label_counts_of(owner_id=user.pk).get(label_id)
+        if total:
+            counts[label_id] = total
+        return counts
+    return None
+
+
+def results_count(
+    *, user: AbstractBaseUser | AnonymousUser, query: Node | None, limit: int | None = None
+) -> ResultCount:
+    """How many of the user's assets match ``query``: exact for one bare label (the label summary) and
+    up to ``limit`` (COUNT_LIMIT); past it "more than ``limit``", so a broad search does not count
+    100,000s of rows."""
+    if not user.is_authenticated:
+        return ResultCount(0)
+    limit = COUNT_LIMIT if limit is None else limit
+    if label_counts_available() and isinstance(query, LabelTerm) and _is_bare(query):
+        label_id = _label_ids(query).get(query.label)
+        return ResultCount(label_counts_of(owner_id=user.pk).get(label_id, 0) if label_id is not None else 0)
     matching = assets_filter(assets=assets_visible_to(user), query=query)
-    # owner_id repeats what the asset subquery already guarantees; it lets PostgreSQL read only
-    # this user's part of the (owner, label, ...) index.
-    tags = AssetTag.objects.filter(owner_id=user.pk, asset__in=matching.order_by().values("pk"))
-    if word:
-        tags = tags.filter(_prefix_q(word, field="label__name"))
-    # Grouped by id, not name: joining the label table to every tag row costs more than the count.
-    # There are few labels, so all groups come back and ties are ordered by name here.
-    counts = dict(tags.order_by().values("label_id").annotate(count=Count("asset_id")).values_list("label_id", "count"))
-    return _facets(counts, limit=limit)
+    found = matching.order_by()[: limit + 1].count()
+    return ResultCount(limit, exact=False) if found > limit else ResultCount(found)
 
 
 def _prefix_q(word: str, *, field: str) -> Q:
@@ -437,9 +488,9 @@ def _labels_with_prefix(word: str, *, ids: dict[int, int]) -> set[int]:
     return set(labels.values_list("pk", flat=True))
 
 
-def _facets(counts: dict[int, int], *, limit: int) -> list[Facet]:
+def _facets(counts: dict[int, int], *, limit: int, exact: bool = True) -> list[Facet]:
     names = dict(Label.objects.filter(pk__in=counts).values_list("id", "name"))
-    facets = sorted((Facet(label=names[pk], count=count) for pk, count in counts.items() if pk in names),
+    facets = sorted((Facet(label=names[pk], count=count, exact=exact) for pk, count in counts.items() if pk in names),
                     key=lambda facet: (-facet.count, facet.label))  # fmt: skip
     return facets[: max(1, min(limit, MAX_FACETS))]
 
