@@ -31,10 +31,10 @@ from media.uploads import oversize_message
 from media.views import owned_asset_or_404
 from review.forms import ManualTagForm
 from review.services import assets_retag, detection_add_manual
+from search import selectors as search_selectors
 from search.filters import AssetFilter
 from search.nodes import InCollection, positive_labels, selected_labels, walk
 from search.query import toggle_label
-from search import selectors as search_selectors
 from search.selectors import SORTS, first_moments, label_facets, results_count
 from search.suggestions import unknown_labels
 from search.timeline import InvalidMonth
