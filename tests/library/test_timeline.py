@@ -165,3 +165,54 @@ def test_postgres_pages_the_timeline_from_its_index(user, other_user):
     # It starts at March's newest picture (5000 hours from 1 January reach into July).
     assert all(item.sort_date < datetime(2020, 4, 1, tzinfo=UTC) for item in page.items)
     assert page.items[0].sort_date >= datetime(2020, 3, 31, 20, tzinfo=UTC)
+    # The jump control past its sample: each older month is one probe down the same index, no sort.
+    from search.timeline import timeline_months
+
+    probes: list[tuple[str, tuple]] = []
+
+    def capture(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        probes.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        months = timeline_months(assets=assets_search(user=user, query=None), sample=100)
+    # Undated pictures sort by their upload (this month), the rest span January-July 2020.
+    assert len(months) == 8 and len(probes) == 1 + 7 + 1  # the sample, a probe per older month, the last finds none
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + probes[-2][0], probes[-2][1])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "asset_owner_timeline" in plan and "Sort" not in plan.split("Index")[0], plan
+
+
+def test_months_past_the_sample_are_all_listed_and_counted_only_where_complete(user, other_user, album):
+    """Past ``sample`` matches the newest are counted (the last counted month as "at least"), and every
+    older month is still listed, without a count; never another user's month or a trashed picture's."""
+    from search.timeline import TimelineMonth, timeline_months
+
+    dated(other_user, "theirs-2020.png", datetime(2020, 3, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC), (3, 3, 3))
+    gone = dated(user, "gone-2021.png", datetime(2021, 7, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC), (4, 4, 4))
+    asset_trash(asset=gone)
+    mine = assets_search(user=user, query=None)
+    exact = timeline_months(assets=mine)
+    assert [(m.key, m.count, m.exact) for m in exact] == [
+        ("2025-11", 1, True), ("2024-06", 2, True), ("2024-05", 1, True), ("2019-01", 1, True),
+    ]  # fmt: skip
+    assert timeline_months(assets=mine, sample=5) == exact
+    assert [(m.key, m.count, m.exact) for m in timeline_months(assets=mine, sample=2)] == [
+        ("2025-11", 1, True), ("2024-06", 1, False), ("2024-05", None, False), ("2019-01", None, False),
+    ]  # fmt: skip
+    for sample in range(5):
+        months = timeline_months(assets=mine, sample=sample)
+        assert [m.key for m in months] == [m.key for m in exact]
+        assert all(m.count is None or m.count <= full.count for m, full in zip(months, exact, strict=True))
+        assert all(m.exact == (m == full) for m, full in zip(months, exact, strict=True))
+    assert timeline_months(assets=mine, sample=0)[0] == TimelineMonth(exact[0].month, None, exact=False)
+
+
+def test_the_jump_control_marks_months_it_did_not_count(web_client, album, monkeypatch):
+    monkeypatch.setattr("search.timeline.MONTHS_SAMPLE", 2)
+    html = web_client.get("/?sort=taken").content.decode()
+    assert re.findall(r'<option value="(\d{4}-\d\d)"[^>]*>([^<]+)</option>', html) == [
+        ("2025-11", "November 2025 (1)"), ("2024-06", "June 2024 (1+)"), ("2024-05", "May 2024"),
+        ("2019-01", "January 2019"),
+    ]  # fmt: skip
