@@ -13,7 +13,9 @@ from datetime import date, datetime, time
 from typing import Any, Literal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Exists, F, FilteredRelation, FloatField, OuterRef, Q, QuerySet, Value
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Exists, F, FilteredRelation, FloatField, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -419,24 +421,45 @@ def label_facets(
     counts = _summary_counts(user=user, query=query)
     exact = True
     if counts is None:
-        matching = assets_filter(assets=assets_visible_to(user), query=query)
-        # The ids first (index order, stops after sample + 1): whether the sample is all of them.
-        ids = list(matching.order_by("-created_at", "-id").values_list("pk", flat=True)[: sample + 1])
-        exact = len(ids) <= sample
-        # owner_id repeats what the ids already guarantee; it lets PostgreSQL read only this user's
-        # part of the (owner, label, ...) index.
-        tags = AssetTag.objects.filter(owner_id=user.pk, asset_id__in=ids[:sample])
-        if word:
-            tags = tags.filter(_prefix_q(word, field="label__name"))
-        # Grouped by id, not name: joining the label table to every tag row costs more than the count.
-        # There are few labels, so all groups come back and ties are ordered by name here.
-        counts = dict(
-            tags.order_by().values("label_id").annotate(count=Count("asset_id")).values_list("label_id", "count")
-        )
+        counts, sampled = _sampled_counts(user=user, query=query, word=word, sample=sample)
+        exact = sampled <= sample
     elif word:
         wanted = _labels_with_prefix(word, ids=counts)
         counts = {pk: n for pk, n in counts.items() if pk in wanted}
     return _facets(counts, limit=limit, exact=exact)
+
+
+def _sampled_counts(
+    *, user: AbstractBaseUser, query: Node | None, word: str, sample: int
+) -> tuple[dict[int, int], int]:
+    """Label id -> how many of (at most) ``sample + 1`` matches carry it, and how many matches that was.
+
+    One statement: the first ``sample + 1`` match ids the plan reaches (no ORDER BY, so PostgreSQL picks
+    the cheapest way to find them) are materialised once, counted, and their tags grouped by label.
+    """
+    matching = assets_filter(assets=assets_visible_to(user), query=query).order_by().values("pk")[: sample + 1]
+    try:
+        match_sql, match_params = matching.query.sql_with_params()
+    except EmptyResultSet:  # a query that matches nothing by construction (an unknown label)
+        return {}, 0
+    # owner_id repeats what the ids guarantee; it lets PostgreSQL read only this user's index entries.
+    tags = AssetTag.objects.filter(owner_id=user.pk)
+    if word:
+        tags = tags.filter(label_id__in=Label.objects.filter(_prefix_q(word, field="name")).values("pk"))
+    tag_sql, tag_params = tags.order_by().values("label_id").query.sql_with_params()
+    table = AssetTag._meta.db_table
+    sql = (
+        f"WITH sample AS MATERIALIZED ({match_sql}) "
+        f"SELECT NULL, (SELECT count(*) FROM sample) "
+        f"UNION ALL "
+        f"SELECT found.label_id, count(*) FROM ({tag_sql} AND {table}.asset_id IN (SELECT * FROM sample)) found "
+        f"GROUP BY found.label_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*match_params, *tag_params))
+        rows = cursor.fetchall()
+    sampled = next(n for label_id, n in rows if label_id is None)
+    return {label_id: n for label_id, n in rows if label_id is not None}, sampled
 
 
 def _summary_counts(*, user: AbstractBaseUser, query: Node | None) -> dict[int, int] | None:
