@@ -64,8 +64,8 @@ class FacetSerializer(serializers.Serializer):
     label = serializers.CharField()
     count = serializers.IntegerField(help_text="Assets in the current result set with this label.")
     exact = serializers.BooleanField(
-        help_text=f"false: the search has more than {FACET_SAMPLE:,} matches and this counts the label in the newest "
-        f"{FACET_SAMPLE:,} of them, so at least this many carry it."
+        help_text=f"false: the search has more than {FACET_SAMPLE:,} matches and this counts the label in a sample of "
+        f"{FACET_SAMPLE + 1:,} of them, so at least this many carry it."
     )
 
 

@@ -60,7 +60,7 @@ SORTS: dict[str, str] = {
     "objects": "Number of objects",
 }
 MAX_FACETS = 200
-# Facets of a search count the tags of at most this many matches (the newest); past it they are lower
+# Facets of a search count the tags of at most this many matches (+1, a sample); past it they are lower
 # bounds ("at least"), so their cost stops growing with the library (docs/search.md, "Ten million").
 FACET_SAMPLE = 2_000
 # The library page's "N images" counts exactly up to here, then says "10,000+".
@@ -387,7 +387,7 @@ def _without_bare_term(query: Node | None, label: str | None) -> Node | None:
 class Facet:
     label: str
     count: int
-    # False: counted in the newest FACET_SAMPLE matches only, so at least this many.
+    # False: counted in a sample of FACET_SAMPLE + 1 matches only, so at least this many.
     exact: bool = True
 
 
@@ -412,7 +412,7 @@ def label_facets(
     With ``prefix`` only labels starting with it (or with a synonym or plural starting with it)
     are counted: that is the autocomplete. The whole library and one-label searches read the
     summaries (exact); other searches with more than ``sample`` (FACET_SAMPLE) matches count the
-    newest ``sample`` of them, and their facets say ``exact=False`` (the counts are lower bounds).
+    first ``sample + 1`` the database finds, and their facets say ``exact=False`` (lower bounds).
     """
     if not user.is_authenticated:
         return []

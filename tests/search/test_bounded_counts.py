@@ -1,5 +1,5 @@
 """Counts that stop growing with the library: the page's "N images" counted up to a limit, facets of a
-broad search over its newest matches; both say when they are not exact, and both stay owner-scoped."""
+broad search over a sample of its matches; both say when they are not exact, and both stay owner-scoped."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def test_library_page_and_api_say_when_counts_are_bounded(web_client, api_client
     page = web_client.get("/", {"q": "-car"})
     assert page.status_code == 200
     text = page.content.decode()
-    assert "More than 2 images match" in text and "Counted in the newest 2 matches." in text
+    assert "More than 2 images match" in text and "Counted in a sample of 2 matches." in text
     assert page.context["total"] == 2 and page.context["total_exact"] is False
     assert 'data-total-more="1"' in text and re.search(r'class="facet-count"[^>]*>\d\+</span>', text)
     answer = api_client.get("/api/labels/", {"q": "-car"}).json()
