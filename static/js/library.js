@@ -21,7 +21,7 @@
   function boxes() { return Array.prototype.slice.call(grid.querySelectorAll("input.select")); }
 
   function matchingTotal() { return matching && matching.checked ? Number(matching.getAttribute("data-total")) : 0; }
-  // A broad search is counted up to a limit (data-total-more): "10,000+".
+  // A broad search is counted up to a limit (data-total-more): "1,000+".
   function countText(n) {
     return n.toLocaleString() + (matchingTotal() && matching.hasAttribute("data-total-more") ? "+" : "");
   }
