@@ -31,10 +31,11 @@ from media.uploads import oversize_message
 from media.views import owned_asset_or_404
 from review.forms import ManualTagForm
 from review.services import assets_retag, detection_add_manual
+from search import selectors as search_selectors
 from search.filters import AssetFilter
 from search.nodes import InCollection, positive_labels, selected_labels, walk
 from search.query import toggle_label
-from search.selectors import SORTS, first_moments, label_facets
+from search.selectors import SORTS, first_moments, label_facets, results_count
 from search.suggestions import unknown_labels
 from search.timeline import InvalidMonth
 from tagging.models import AssetTag, Detection, ReviewState
@@ -120,13 +121,17 @@ class LibraryView(LoginRequiredMixin, View):
         facets = self._facets(request, params, filterset)
         if filterset.sort_order == "taken":
             context.update(timeline_context(params, queryset=filterset.qs))
+        count = results_count(user=request.user, query=query)
         context.update(
             assets=page.items,
-            total=filterset.qs.count(),
+            total=count.value,
+            total_exact=count.exact,
             next_url=_with(params, cursor=page.next_cursor, month=None) if page.next_cursor else None,
             previous_url=_with(params, cursor=page.previous_cursor, month=None) if page.previous_cursor else None,
             sort_label=(positive_labels(query) or [None])[0],
             facets=facets,
+            facets_sampled=not all(facet["exact"] for facet in facets),
+            facet_sample=search_selectors.FACET_SAMPLE,
             # Tag suggestions for the bulk toolbar: the labels in these results (no extra query).
             label_names=[facet["label"] for facet in facets],
             searching=query is not None,
@@ -162,6 +167,7 @@ class LibraryView(LoginRequiredMixin, View):
                 {
                     "label": facet.label,
                     "count": facet.count,
+                    "exact": facet.exact,
                     "selected": facet.label in ticked,
                     "url": _with(params, **changes),
                 }

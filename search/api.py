@@ -19,7 +19,7 @@ from media.models import Asset
 from media.selectors import assets_visible_to
 from search.filters import AssetFilter
 from search.query import QueryError
-from search.selectors import MAX_FACETS, label_facets
+from search.selectors import FACET_SAMPLE, MAX_FACETS, label_facets
 
 
 class InvalidQuery(ApiError):
@@ -63,6 +63,10 @@ class AssetSearchBackend(DjangoFilterBackend):
 class FacetSerializer(serializers.Serializer):
     label = serializers.CharField()
     count = serializers.IntegerField(help_text="Assets in the current result set with this label.")
+    exact = serializers.BooleanField(
+        help_text=f"false: the search has more than {FACET_SAMPLE:,} matches and this counts the label in a sample of "
+        f"{FACET_SAMPLE + 1:,} of them, so at least this many carry it."
+    )
 
 
 class InvalidQuerySerializer(ErrorSerializer):
@@ -104,4 +108,4 @@ class LabelFacetView(QueryErrorPositionMixin, generics.GenericAPIView):
             prefix=request.query_params.get("prefix", "")[:100],
             limit=limit,
         )
-        return Response([{"label": facet.label, "count": facet.count} for facet in facets])
+        return Response([{"label": facet.label, "count": facet.count, "exact": facet.exact} for facet in facets])

@@ -13,7 +13,9 @@ from datetime import date, datetime, time
 from typing import Any, Literal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Exists, F, FilteredRelation, FloatField, OuterRef, Q, QuerySet, Value
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Exists, F, FilteredRelation, FloatField, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -58,6 +60,12 @@ SORTS: dict[str, str] = {
     "objects": "Number of objects",
 }
 MAX_FACETS = 200
+# Facets of a search count the tags of at most this many matches (+1, a sample); past it they are lower
+# bounds ("at least"), so their cost stops growing with the library (docs/search.md, "Ten million").
+FACET_SAMPLE = 2_000
+# The library page's "N images" counts exactly up to here, then says "more than 1,000" (at 10M detections
+# counting to 10,000 took 0.3 s for broad searches).
+COUNT_LIMIT = 1_000
 
 _LOOKUPS = {"=": "exact", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
 
@@ -380,49 +388,116 @@ def _without_bare_term(query: Node | None, label: str | None) -> Node | None:
 class Facet:
     label: str
     count: int
+    # False: counted in a sample of FACET_SAMPLE + 1 matches only, so at least this many.
+    exact: bool = True
+
+
+@dataclass(frozen=True)
+class ResultCount:
+    """How many assets a search matches: ``value`` exactly, or (``exact`` False) more than ``value``."""
+
+    value: int
+    exact: bool = True
 
 
 def label_facets(
-    *, user: AbstractBaseUser | AnonymousUser, query: Node | None, prefix: str = "", limit: int = 30
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    query: Node | None,
+    prefix: str = "",
+    limit: int = 30,
+    sample: int | None = None,
 ) -> list[Facet]:
     """How many of the user's assets matching ``query`` carry each label, most common first.
 
     With ``prefix`` only labels starting with it (or with a synonym or plural starting with it)
-    are counted: that is the autocomplete.
+    are counted: that is the autocomplete. The whole library and one-label searches read the
+    summaries (exact); other searches with more than ``sample`` (FACET_SAMPLE) matches count the
+    first ``sample + 1`` the database finds, and their facets say ``exact=False`` (lower bounds).
     """
     if not user.is_authenticated:
         return []
+    sample = FACET_SAMPLE if sample is None else sample
     word = normalize_label(prefix)
-    if query is None and label_counts_available():
-        # The whole library: read the per-owner summary the triggers keep (tagging/label_counts.py).
-        counts = label_counts_of(owner_id=user.pk)
-        if word:
-            wanted = _labels_with_prefix(word, ids=counts)
-            counts = {pk: n for pk, n in counts.items() if pk in wanted}
-        return _facets(counts, limit=limit)
-    if isinstance(query, LabelTerm) and label_counts_available() and _is_bare(query):
-        label_id = _label_ids(query).get(query.label)
-        if label_id is not None:
-            # One label and nothing else: its pictures' other labels come from the pair summary the
-            # same triggers keep; the label itself counts all of them.
-            counts = label_pairs_of(owner_id=user.pk, label_id=label_id)
-            total = label_counts_of(owner_id=user.pk).get(label_id)
-            if total:
-                counts[label_id] = total
-            if word:
-                wanted = _labels_with_prefix(word, ids=counts)
-                counts = {pk: n for pk, n in counts.items() if pk in wanted}
-            return _facets(counts, limit=limit)
-    matching = assets_filter(assets=assets_visible_to(user), query=query)
-    # owner_id repeats what the asset subquery already guarantees; it lets PostgreSQL read only
-    # this user's part of the (owner, label, ...) index.
-    tags = AssetTag.objects.filter(owner_id=user.pk, asset__in=matching.order_by().values("pk"))
+    counts = _summary_counts(user=user, query=query)
+    exact = True
+    if counts is None:
+        counts, sampled = _sampled_counts(user=user, query=query, word=word, sample=sample)
+        exact = sampled <= sample
+    elif word:
+        wanted = _labels_with_prefix(word, ids=counts)
+        counts = {pk: n for pk, n in counts.items() if pk in wanted}
+    return _facets(counts, limit=limit, exact=exact)
+
+
+def _sampled_counts(
+    *, user: AbstractBaseUser, query: Node | None, word: str, sample: int
+) -> tuple[dict[int, int], int]:
+    """Label id -> how many of (at most) ``sample + 1`` matches carry it, and how many matches that was.
+
+    One statement: the first ``sample + 1`` match ids the plan reaches (no ORDER BY, so PostgreSQL picks
+    the cheapest way to find them) are materialised once, counted, and their tags grouped by label.
+    """
+    matching = assets_filter(assets=assets_visible_to(user), query=query).order_by().values("pk")[: sample + 1]
+    try:
+        match_sql, match_params = matching.query.sql_with_params()
+    except EmptyResultSet:  # a query that matches nothing by construction (an unknown label)
+        return {}, 0
+    # owner_id repeats what the ids guarantee; it lets PostgreSQL read only this user's index entries.
+    tags = AssetTag.objects.filter(owner_id=user.pk)
     if word:
-        tags = tags.filter(_prefix_q(word, field="label__name"))
-    # Grouped by id, not name: joining the label table to every tag row costs more than the count.
-    # There are few labels, so all groups come back and ties are ordered by name here.
-    counts = dict(tags.order_by().values("label_id").annotate(count=Count("asset_id")).values_list("label_id", "count"))
-    return _facets(counts, limit=limit)
+        tags = tags.filter(label_id__in=Label.objects.filter(_prefix_q(word, field="name")).values("pk"))
+    tag_sql, tag_params = tags.order_by().values("label_id").query.sql_with_params()
+    table = AssetTag._meta.db_table
+    sql = (
+        f"WITH sample AS MATERIALIZED ({match_sql}) "
+        f"SELECT NULL, (SELECT count(*) FROM sample) "
+        f"UNION ALL "
+        f"SELECT found.label_id, count(*) FROM ({tag_sql} AND {table}.asset_id IN (SELECT * FROM sample)) found "
+        f"GROUP BY found.label_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*match_params, *tag_params))
+        rows = cursor.fetchall()
+    sampled = next(n for label_id, n in rows if label_id is None)
+    return {label_id: n for label_id, n in rows if label_id is not None}, sampled
+
+
+def _summary_counts(*, user: AbstractBaseUser, query: Node | None) -> dict[int, int] | None:
+    """Label id -> matching assets from the trigger-kept summaries (tagging/label_counts.py), for the
+    whole library and for one bare label; None for other searches (or without the summaries)."""
+    if not label_counts_available():
+        return None
+    if query is None:
+        return label_counts_of(owner_id=user.pk)
+    if isinstance(query, LabelTerm) and _is_bare(query):
+        label_id = _label_ids(query).get(query.label)
+        if label_id is None:
+            return None
+        # Its pictures' other labels come from the pair summary; the label itself counts all of them.
+        counts = label_pairs_of(owner_id=user.pk, label_id=label_id)
+        total = label_counts_of(owner_id=user.pk).get(label_id)
+        if total:
+            counts[label_id] = total
+        return counts
+    return None
+
+
+def results_count(
+    *, user: AbstractBaseUser | AnonymousUser, query: Node | None, limit: int | None = None
+) -> ResultCount:
+    """How many of the user's assets match ``query``: exact for one bare label (the label summary) and
+    up to ``limit`` (COUNT_LIMIT); past it "more than ``limit``", so a broad search does not count
+    100,000s of rows."""
+    if not user.is_authenticated:
+        return ResultCount(0)
+    limit = COUNT_LIMIT if limit is None else limit
+    if label_counts_available() and isinstance(query, LabelTerm) and _is_bare(query):
+        label_id = _label_ids(query).get(query.label)
+        return ResultCount(label_counts_of(owner_id=user.pk).get(label_id, 0) if label_id is not None else 0)
+    matching = assets_filter(assets=assets_visible_to(user), query=query)
+    found = matching.order_by()[: limit + 1].count()
+    return ResultCount(limit, exact=False) if found > limit else ResultCount(found)
 
 
 def _prefix_q(word: str, *, field: str) -> Q:
@@ -437,9 +512,9 @@ def _labels_with_prefix(word: str, *, ids: dict[int, int]) -> set[int]:
     return set(labels.values_list("pk", flat=True))
 
 
-def _facets(counts: dict[int, int], *, limit: int) -> list[Facet]:
+def _facets(counts: dict[int, int], *, limit: int, exact: bool = True) -> list[Facet]:
     names = dict(Label.objects.filter(pk__in=counts).values_list("id", "name"))
-    facets = sorted((Facet(label=names[pk], count=count) for pk, count in counts.items() if pk in names),
+    facets = sorted((Facet(label=names[pk], count=count, exact=exact) for pk, count in counts.items() if pk in names),
                     key=lambda facet: (-facet.count, facet.label))  # fmt: skip
     return facets[: max(1, min(limit, MAX_FACETS))]
 

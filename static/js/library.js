@@ -21,6 +21,10 @@
   function boxes() { return Array.prototype.slice.call(grid.querySelectorAll("input.select")); }
 
   function matchingTotal() { return matching && matching.checked ? Number(matching.getAttribute("data-total")) : 0; }
+  // A broad search is counted up to a limit (data-total-more): "1,000+".
+  function countText(n) {
+    return n.toLocaleString() + (matchingTotal() && matching.hasAttribute("data-total-more") ? "+" : "");
+  }
 
   function selectedCount() {
     return matchingTotal() || boxes().filter(function (box) { return box.checked; }).length;
@@ -34,7 +38,7 @@
     var total = matchingTotal();
     form.classList.toggle("has-selection", ticked.length > 0 || total > 0);
     count.textContent = total
-      ? "All " + total.toLocaleString() + " matching selected (" + ticked.length + " shown)"
+      ? "All " + countText(total) + " matching selected (" + ticked.length + " shown)"
       : ticked.length
         ? ticked.length + " selected"
         : "Tick images to act on several at once.";
@@ -131,7 +135,7 @@
         form.submit();
       });
     }
-    var words = ticked + " image" + (ticked === 1 ? "" : "s");
+    var words = countText(ticked) + " image" + (ticked === 1 ? "" : "s");
     dialog.querySelector("#delete-dialog-title").textContent = "Move " + words + " to the trash?";
     dialog.querySelector("#delete-confirm").textContent = "Move " + words + " to the trash";
     dialog.returnValue = "";

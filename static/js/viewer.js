@@ -154,7 +154,8 @@
     var list = cards();
     var index = list.indexOf(cardOf(currentId));
     var total = grid ? Number(grid.getAttribute("data-total")) || list.length : 0;
-    el("lightbox-position").textContent = index >= 0 ? (index + 1) + " of " + total.toLocaleString() : "";
+    var more = grid && grid.hasAttribute("data-total-more") ? "+" : "";  // counted up to a limit
+    el("lightbox-position").textContent = index >= 0 ? (index + 1) + " of " + total.toLocaleString() + more : "";
     return index;
   }
 

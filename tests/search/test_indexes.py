@@ -56,3 +56,11 @@ def test_live_assets_index() -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_get_indexdef('asset_owner_live'::regclass)")
             assert "WHERE (trashed_at IS NULL)" in cursor.fetchone()[0]
+
+
+def test_newest_first_index_holds_the_dates_it_filters_on() -> None:
+    """Walking a user's pictures newest first, PostgreSQL checks a taken range and the trash on the index
+    entries (key columns, not INCLUDEd: only key columns can be index conditions)."""
+    found = indexes("media_asset")
+    assert found.get("asset_owner_newest") == (("owner_id", "created_at", "id", "taken_at", "trashed_at"), False)
+    assert "asset_owner_created" not in found

@@ -286,3 +286,17 @@ def test_pairs_stay_exact_when_two_transactions_tag_one_asset_at_once(user):
     assert finished["cat"] >= finished["dog"], "the second tag writer did not wait for the first"
     assert recount_pairs() == {(user.pk, dog.pk): {cat.pk: 1}, (user.pk, cat.pk): {dog.pk: 1}}
     assert pair_summary() == recount_pairs()
+
+
+@pytest.mark.django_db
+def test_pair_triggers_use_an_anti_join_not_a_not_in_subquery():
+    """Migration 0010: ``NOT IN (SELECT …)`` is hashed only within work_mem and rescanned per row past it
+    (one 339,000-row statement ran for minutes); every write path above runs through these functions."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_functiondef(p.oid) FROM pg_proc p WHERE p.proname IN "
+            "('tagging_label_count_tags', 'tagging_label_count_tags_updated')"
+        )
+        bodies = [row[0] for row in cursor.fetchall()]
+    assert len(bodies) == 2
+    assert all("NOT EXISTS" in body and "NOT IN" not in body for body in bodies)

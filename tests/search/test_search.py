@@ -269,12 +269,12 @@ def test_api_lists_and_facets_are_scoped(api_client, other_api_client, library):
     response = api_client.get("/api/labels/", {"q": "dog"})
     assert response.status_code == 200
     assert response.json() == [
-        {"label": "dog", "count": 3}, {"label": "cat", "count": 1},
-        {"label": "frisbee", "count": 1}, {"label": "person", "count": 1},
+        {"label": "dog", "count": 3, "exact": True}, {"label": "cat", "count": 1, "exact": True},
+        {"label": "frisbee", "count": 1, "exact": True}, {"label": "person", "count": 1, "exact": True},
     ]  # fmt: skip
     assert other_api_client.get("/api/labels/").json() == [
-        {"label": "dog", "count": 1},
-        {"label": "person", "count": 1},
+        {"label": "dog", "count": 1, "exact": True},
+        {"label": "person", "count": 1, "exact": True},
     ]
     theirs = other_api_client.get("/api/assets/", {"q": "dog frisbee"}).json()["results"]
     assert theirs == []
@@ -551,7 +551,7 @@ def test_library_page_keyset_links(web_client, library, monkeypatch):
 def test_facet_toggle_for_a_label_parameter_and_sort(web_client, library):
     response = web_client.get(reverse("library"), {"label": "dog", "sort": "confidence"})
     assert response.status_code == 200
-    assert response.context["facets"][0] == {"label": "dog", "count": 3, "selected": True, "url": "?"}
+    assert response.context["facets"][0] == {"label": "dog", "count": 3, "exact": True, "selected": True, "url": "?"}
     assert "dog 0.95" in response.content.decode()
 
 
@@ -595,3 +595,34 @@ def test_postgres_answers_a_label_query_from_the_tag_indexes(user, other_user):
         # One of the covering indexes of migration 0002 (index-only once VACUUM has run, as in the bench).
         assert re.search(r"Index (Only )?Scan (using|on) asset_tag_(owner_label|asset)_cover", plan), plan
         assert len(list(queryset)) == 20
+
+
+@pytest.mark.postgres
+def test_postgres_checks_a_taken_range_on_the_newest_first_index(user, other_user):
+    """``person taken:…`` walks the user's pictures newest first; the taken range and the trash are checked on
+    the index entries (Index Cond), so rows outside the range are never read from the table."""
+    if connection.vendor != "postgresql":
+        pytest.skip("EXPLAIN plans are checked on PostgreSQL only")
+    person = Label.objects.get_or_create(name="person")[0]
+    assets = Asset.objects.bulk_create(
+        Asset(owner=user if n % 3 else other_user, file=f"f{n}", original_filename=f"{n}.jpg",
+              sha256=f"{n:064d}", format="JPEG", mime_type="image/jpeg", width=10, height=10, byte_size=1,
+              created_at=BASE + timedelta(hours=n), taken_at=BASE - timedelta(days=400) + timedelta(hours=n))
+        for n in range(3000)
+    )  # fmt: skip
+    AssetTag.objects.bulk_create(
+        AssetTag(asset=asset, owner_id=asset.owner_id, label=person, confidence=0.9, count=1, max_area=0.1)
+        for asset in assets
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE media_asset; ANALYZE tagging_assettag")
+    queryset = assets_search(user=user, query=parse_query("person taken:2023-04..2023-05"))
+    plan = queryset[:51].explain()
+    walk = re.compile(
+        r"Index Scan using asset_owner_newest on media_asset[^\n]*\n\s+Index Cond: \(\(owner_id = \d+\) AND "
+        r"\(taken_at >= .*\) AND \(taken_at < .*\) AND \(trashed_at IS NULL\)\)"
+    )
+    assert walk.search(plan), plan
+    expected = {a.pk for a in assets if a.owner_id == user.pk and datetime(2023, 4, 1, tzinfo=UTC) <= a.taken_at
+                < datetime(2023, 6, 1, tzinfo=UTC)}  # fmt: skip
+    assert {a.pk for a in queryset} == expected and expected
