@@ -229,7 +229,7 @@ def seed(*, assets: int, per_asset: float) -> None:
                 "COPY media_asset (id, owner_id, file, original_filename, title, sha256, format, mime_type, width,"
                 " height, byte_size, taken_at, camera, thumbnail_small, thumbnail_large, created_at, updated_at,"
                 " tagging_status, tagging_error, tagging_attempts, tagging_task_id, tagged_at, object_count, kind,"
-                " video_codec, video_proxy, favorite, trashed_at)"
+                " video_codec, video_proxy, video_proxy_error, favorite, trashed_at)"
                 " FROM STDIN"
             ) as copy:
                 for number in range(assets):
@@ -245,7 +245,7 @@ def seed(*, assets: int, per_asset: float) -> None:
                         asset_id, owner.pk, f"originals/{asset_id.hex[:2]}/{asset_id.hex}.{extension}",
                         f"{prefix}{number:06d}.{extension}", "", f"{rng.getrandbits(256):064x}", fmt, mime, width,
                         height, rng.randint(200_000, 8_000_000), taken, "", "", "", created, created, status, "",
-                        1, "", created if status == "tagged" else None, 0, "image", "", "", rng.random() < 0.03,
+                        1, "", created if status == "tagged" else None, 0, "image", "", "", "", rng.random() < 0.03,
                         now if rng.random() < 0.02 else None,  # 2% in the trash
                     ))  # fmt: skip
                     asset_rows.append((asset_id, width, height, status == "tagged"))

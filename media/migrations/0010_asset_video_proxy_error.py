@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("media", "0008_asset_video_proxy"),
+        ("media", "0009_asset_owner_newest_dates"),
     ]
 
     operations = [
