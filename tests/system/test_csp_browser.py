@@ -15,9 +15,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
-from pathlib import Path
 
 import pytest
 import requests
@@ -27,9 +25,6 @@ from tests.system.conftest import make_user, running_stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 PASSWORD = "a-long-unusual-passphrase-42"
 ENV = {"LOGIN_FAILURE_LIMIT": "2", "LOGIN_FAILURE_LIMIT_PER_IP": "100", "WEBHOOK_ALLOW_PRIVATE_TARGETS": "1",
        "WEBHOOK_ALLOWED_PORTS": "*"}  # the hook points at 127.0.0.1:9
@@ -85,25 +80,6 @@ def world(tmp_path_factory):
         assert requests.post(stack.url(f"/api/webhooks/{hook['id']}/ping/"), headers=headers,
                              timeout=30).status_code == 202
         yield {"stack": stack, "assets": ids, "hook": hook["id"]}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: install Debian's chromium package (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # pytest-django's fixtures run inside Playwright's loop
-    try:
-        with sync_api.sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 class Watched:
