@@ -62,7 +62,9 @@ def _finish(job_id: uuid.UUID | str, **fields: Any) -> None:
 
 def _run_deadline(now: datetime) -> datetime:
     """A job started before this has outlived the task's hard time limit: nobody runs it any more."""
-    return now - timedelta(seconds=settings.COCO_IMPORT_TIME_LIMIT + 60 + settings.COCO_IMPORT_SWEEP_GRACE)
+    from integrations.tasks import import_coco
+
+    return now - timedelta(seconds=import_coco.time_limit + settings.COCO_IMPORT_SWEEP_GRACE)
 
 
 def coco_job_run(*, job_id: uuid.UUID | str, task_id: str = "") -> CocoImportJob | None:

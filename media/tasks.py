@@ -76,7 +76,7 @@ def sweep_video_proxies(limit: int = 100) -> dict[str, int]:
     """Send the proxy task again for tagged videos still without one (lost task, or tagged before
     proxies existed: older libraries fill in ``limit`` videos per sweep)."""
     # Past the task's time limit (and retries) since tagging: a first try would have finished by now.
-    grace = timedelta(seconds=settings.VIDEO_PROXY_TIME_LIMIT + 60 + settings.VIDEO_PROXY_SWEEP_GRACE)
+    grace = timedelta(seconds=make_video_proxy.time_limit + settings.VIDEO_PROXY_SWEEP_GRACE)
     sent = 0
     for asset_id in video_proxies_missing(tagged_before=timezone.now() - grace, limit=limit):
         if not video_proxy_enqueue(asset_id=asset_id):
