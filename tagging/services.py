@@ -186,11 +186,10 @@ def _tag_summary(asset: Asset, detections: Iterable[Detection]) -> dict[int, Ass
     for detection in detections:
         if detection.review == ReviewState.REJECTED:
             continue
-        key = detection.label_id
-        tag = summary.get(key)
+        tag = summary.get(detection.label_id)
         area = (detection.width * detection.height / image_area) if detection.width and detection.height else 0.0
         if tag is None:
-            summary[key] = AssetTag(
+            summary[detection.label_id] = AssetTag(
                 asset=asset,
                 owner_id=asset.owner_id,
                 label_id=detection.label_id,
