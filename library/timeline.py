@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.http import QueryDict
 
 from assetsite.pagination import keyset_cursor
 from media.models import Asset
-from search.timeline import InvalidMonth, month_parse, month_start_values, timeline_months
+from search.months import timeline_months
+from search.nodes import Node
+from search.timeline import InvalidMonth, month_parse, month_start_values
 
 
 def timeline_jump(params: QueryDict, *, queryset: QuerySet[Asset], sort: str) -> str | None:
@@ -27,8 +30,10 @@ def timeline_jump(params: QueryDict, *, queryset: QuerySet[Asset], sort: str) ->
     return keyset_cursor(queryset=queryset, values=month_start_values(month_parse(month)))
 
 
-def timeline_context(params: QueryDict, *, queryset: QuerySet[Asset]) -> dict[str, Any]:
-    months = timeline_months(assets=queryset)
+def timeline_context(
+    params: QueryDict, *, user: AbstractBaseUser | AnonymousUser, query: Node | None
+) -> dict[str, Any]:
+    months = timeline_months(user=user, query=query)
     years: dict[int, list[Any]] = {}
     for item in months:
         years.setdefault(item.month.year, []).append(item)

@@ -120,7 +120,7 @@ class LibraryView(LoginRequiredMixin, View):
             asset.first_moment = starts.get(asset.pk)
         facets = self._facets(request, params, filterset)
         if filterset.sort_order == "taken":
-            context.update(timeline_context(params, queryset=filterset.qs))
+            context.update(timeline_context(params, user=request.user, query=query))
         count = results_count(user=request.user, query=query)
         context.update(
             assets=page.items,

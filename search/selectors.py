@@ -369,6 +369,14 @@ def _is_bare(item: Node) -> bool:
     return isinstance(item, LabelTerm) and item == LabelTerm(label=item.label, known=item.known, span=item.span)
 
 
+def bare_label_id(query: Node | None) -> int | None:
+    """The label's id when the whole search is one known label with no condition (``dog``), else None:
+    such searches are answered from the summaries."""
+    if not isinstance(query, LabelTerm) or not _is_bare(query):
+        return None
+    return _label_ids(query).get(query.label)
+
+
 def _without_bare_term(query: Node | None, label: str | None) -> Node | None:
     def bare(item: Node) -> bool:
         return isinstance(item, LabelTerm) and item.label == label and _is_bare(item)
@@ -470,10 +478,7 @@ def _summary_counts(*, user: AbstractBaseUser, query: Node | None) -> dict[int, 
         return None
     if query is None:
         return label_counts_of(owner_id=user.pk)
-    if isinstance(query, LabelTerm) and _is_bare(query):
-        label_id = _label_ids(query).get(query.label)
-        if label_id is None:
-            return None
+    if (label_id := bare_label_id(query)) is not None:
         # Its pictures' other labels come from the pair summary; the label itself counts all of them.
         counts = label_pairs_of(owner_id=user.pk, label_id=label_id)
         total = label_counts_of(owner_id=user.pk).get(label_id)
@@ -493,7 +498,7 @@ def results_count(
         return ResultCount(0)
     limit = COUNT_LIMIT if limit is None else limit
     if label_counts_available() and isinstance(query, LabelTerm) and _is_bare(query):
-        label_id = _label_ids(query).get(query.label)
+        label_id = bare_label_id(query)
         return ResultCount(label_counts_of(owner_id=user.pk).get(label_id, 0) if label_id is not None else 0)
     matching = assets_filter(assets=assets_visible_to(user), query=query)
     found = matching.order_by()[: limit + 1].count()

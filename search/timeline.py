@@ -38,9 +38,10 @@ class TimelineMonth:
         return self.month.strftime("%Y-%m")
 
 
-def timeline_months(*, assets: QuerySet[Asset]) -> list[TimelineMonth]:
+def timeline_months_grouped(*, assets: QuerySet[Asset]) -> list[TimelineMonth]:
     """The months (in the current time zone) of ``assets`` (already searched and owner-scoped), newest
-    first, with how many pictures each has."""
+    first, with how many pictures each has, by grouping every match (``search.months`` reads the
+    summary where it can)."""
     rows = (
         assets.order_by()
         .annotate(timeline_month=TruncMonth(timeline_date()))

@@ -1,4 +1,5 @@
-"""The per-owner label summaries (``LabelCount``, ``LabelPairCount``): read them, fold their delta rows.
+"""The per-owner label summaries (``LabelCount``, ``LabelPairCount``): read them, fold their delta rows
+(and the month summary's, ``MonthCount``).
 
 PostgreSQL triggers write the deltas (migrations 0005, 0009); on other databases the table stays empty and
 ``label_counts_available`` is False, so callers count from the tags instead.
@@ -7,11 +8,12 @@ PostgreSQL triggers write the deltas (migrations 0005, 0009); on other databases
 from __future__ import annotations
 
 from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Sum
 
-from tagging.models import LabelCount, LabelPairCount
+from tagging.models import LabelCount, LabelPairCount, MonthCount
 
-# Fold an owner's deltas once there are this many rows: reading stays a few hundred index entries.
+# Fold an owner's deltas once this many rows repeat a key: reading stays a few hundred index entries
+# more than the folded summary.
 COMPACT_AFTER_ROWS = 500
 
 
@@ -44,55 +46,38 @@ def label_pairs_of(*, owner_id: int, label_id: int) -> dict[int, int]:
 
 
 def label_counts_compact(*, min_rows: int = COMPACT_AFTER_ROWS) -> int:
-    """Replace each owner's delta rows by one row per label or pair (owners with at least ``min_rows`` rows).
+    """Fold each owner's delta rows into one row per key, for owners with at least ``min_rows`` rows
+    beyond one per key, in the label, pair and month summaries (``MonthCount``, tagging/month_counts.py).
 
-    Deletes exactly the rows it sums, so deltas that triggers append meanwhile are kept; returns how
-    many owners were folded.
+    Counting rows beyond one per key (not all rows) leaves a large library's folded summary (thousands
+    of pairs and months) alone until new deltas pile up. Deletes exactly the rows it sums, so deltas
+    that triggers append meanwhile are kept; returns how many owners were folded.
     """
     if not label_counts_available():
         return 0
-    return len(_compact_counts(min_rows=min_rows) | _compact_pairs(min_rows=min_rows))
+    summaries = ((LabelCount, "label_id"), (LabelPairCount, "label_id, other_id"), (MonthCount, "label_id, month"))
+    folded: set[int] = set()
+    for model, keys in summaries:
+        folded |= _compact(model, keys=keys, min_rows=min_rows)
+    return len(folded)
 
 
-def _compact_counts(*, min_rows: int) -> set[int]:
-    owners = list(
-        LabelCount.objects.order_by()
-        .values("owner_id")
-        .annotate(rows=Count("id"))
-        .filter(rows__gte=min_rows)
-        .values_list("owner_id", flat=True)
-    )
+def _compact(model: type[LabelCount | LabelPairCount | MonthCount], *, keys: str, min_rows: int) -> set[int]:
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT owner_id FROM (SELECT owner_id, count(*) AS n FROM {table} GROUP BY owner_id, {keys}) k"
+            " GROUP BY owner_id HAVING sum(n) - count(*) >= %s",
+            [min_rows],
+        )
+        owners = [owner_id for (owner_id,) in cursor.fetchall()]
     for owner_id in owners:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
-                """
-                WITH gone AS (DELETE FROM tagging_labelcount WHERE owner_id = %s RETURNING label_id, assets)
-                INSERT INTO tagging_labelcount (owner_id, label_id, assets)
-                SELECT %s, label_id, sum(assets) FROM gone GROUP BY label_id HAVING sum(assets) <> 0
-                """,
-                [owner_id, owner_id],
-            )
-    return set(owners)
-
-
-def _compact_pairs(*, min_rows: int) -> set[int]:
-    owners = list(
-        LabelPairCount.objects.order_by()
-        .values("owner_id")
-        .annotate(rows=Count("id"))
-        .filter(rows__gte=min_rows)
-        .values_list("owner_id", flat=True)
-    )
-    for owner_id in owners:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                """
-                WITH gone AS (
-                    DELETE FROM tagging_labelpaircount WHERE owner_id = %s RETURNING label_id, other_id, assets
-                )
-                INSERT INTO tagging_labelpaircount (owner_id, label_id, other_id, assets)
-                SELECT %s, label_id, other_id, sum(assets) FROM gone GROUP BY label_id, other_id
-                HAVING sum(assets) <> 0
+                f"""
+                WITH gone AS (DELETE FROM {table} WHERE owner_id = %s RETURNING {keys}, assets)
+                INSERT INTO {table} (owner_id, {keys}, assets)
+                SELECT %s, {keys}, sum(assets) FROM gone GROUP BY {keys} HAVING sum(assets) <> 0
                 """,
                 [owner_id, owner_id],
             )

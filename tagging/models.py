@@ -231,6 +231,32 @@ class LabelPairCount(models.Model):
         return f"{self.owner_id}/{self.label_id}+{self.other_id}: {self.assets:+d}"
 
 
+class MonthCount(models.Model):
+    """How many of an owner's assets outside the trash fall in a timeline month (date taken, else the
+    upload time, in ``TIME_ZONE``): all of them (``label`` NULL) or those carrying ``label``. The sum of
+    ``assets`` over the rows.
+
+    Delta rows from PostgreSQL triggers on ``media_asset`` and ``tagging_assettag`` (migration 0011),
+    like ``LabelCount``; they give the timeline's *Jump to* months without grouping every match
+    (``tagging/month_counts.py``).
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    label = models.ForeignKey(
+        Label, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", null=True, blank=True
+    )
+    month = models.DateField(help_text="The month's first day.")
+    assets = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "label", "month"], name="month_count_owner_label")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}/{self.label_id or '*'}/{self.month:%Y-%m}: {self.assets:+d}"
+
+
 class Track(models.Model):
     """One object followed through a video: what, from when to when, how sure, and where at each sample.
 

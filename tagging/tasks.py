@@ -21,6 +21,7 @@ from media.models import Asset
 from tagging import lanes
 from tagging.label_counts import label_counts_compact
 from tagging.models import BulkRequest
+from tagging.month_counts import month_counts_zone_follow
 from tagging.services import stale_assets_collect
 
 logger = logging.getLogger(__name__)
@@ -187,7 +188,8 @@ def tagging_sweep(*, now: datetime | None = None, limit: int = 1000) -> SweepRes
 def sweep_stale_assets() -> dict[str, int]:
     """Re-send uploads that never reached the queue or whose worker died; fail ones that keep dying."""
     result = tagging_sweep()
-    label_counts_compact()  # the facet summary's deltas, folded (tagging/label_counts.py)
+    label_counts_compact()  # the facet and month summaries' deltas, folded (tagging/label_counts.py)
+    month_counts_zone_follow()  # recounts the timeline's months if TIME_ZONE changed
     if result.requeued or result.failed:
         logger.info("sweeper: re-sent %d assets, failed %d", result.requeued, result.failed)
     return {"requeued": result.requeued, "failed": result.failed}

@@ -1,6 +1,7 @@
-"""The per-owner label summary (LabelCount) stays exactly equal to a fresh count of the tags after every
-write path: tagging, review, manual tags, bulk actions, trash/restore/purge/delete, COCO import, a real
-worker. PostgreSQL only (the triggers live there; SQLite counts facets from the tags)."""
+"""The per-owner label summaries (LabelCount, LabelPairCount) and the timeline's month summary
+(MonthCount) stay exactly equal to a fresh count after every write path: upload, tagging, review, manual
+tags, bulk actions, date changes, trash/restore/purge/delete, COCO import, a real worker. PostgreSQL
+only (the triggers live there; SQLite counts facets from the tags and groups the timeline's months)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import io
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -27,9 +28,11 @@ from review.services import (
     detection_review,
 )
 from search.selectors import label_facets, query_parse
+from search.timeline import timeline_months_grouped
 from tagging.boxes import Box
 from tagging.label_counts import label_counts_compact, label_counts_of, label_pairs_of
-from tagging.models import AssetTag, Detection, Label, LabelCount, LabelPairCount
+from tagging.models import AssetTag, Detection, Label, LabelCount, LabelPairCount, MonthCount
+from tagging.month_counts import month_counts_of
 from testkit.shapes import three_shapes_scene
 from tests.images import upload
 from tests.tagged_assets import make_asset, tag
@@ -78,10 +81,29 @@ def summary() -> dict[int, dict[int, int]]:
     return {owner: counts for owner in owners if (counts := label_counts_of(owner_id=owner))}
 
 
+def recount_months() -> dict[tuple[int, int | None], dict[date, int]]:
+    """(owner, label or None for every asset) -> month -> live assets, grouped afresh by Django's TruncMonth."""
+    counted: dict[tuple[int, int | None], dict[date, int]] = {}
+    for owner_id in set(Asset.objects.values_list("owner_id", flat=True)):
+        assets = Asset.objects.filter(owner_id=owner_id)
+        counted[(owner_id, None)] = {m.month: m.count for m in timeline_months_grouped(assets=assets)}
+        for label_id in set(AssetTag.objects.filter(asset__in=assets).values_list("label_id", flat=True)):
+            found = timeline_months_grouped(assets=assets.filter(tags__label_id=label_id))
+            counted[(owner_id, label_id)] = {m.month: m.count for m in found}
+    return {key: months for key, months in counted.items() if months}
+
+
+def month_summary() -> dict[tuple[int, int | None], dict[date, int]]:
+    keys = set(MonthCount.objects.values_list("owner_id", "label_id"))
+    found = {(owner, label): month_counts_of(owner_id=owner, label_id=label) for owner, label in keys}
+    return {key: months for key, months in found.items() if months}
+
+
 def assert_exact(step: str) -> None:
     expected = recount()
     assert summary() == expected, f"after {step}"
     assert pair_summary() == recount_pairs(), f"pairs after {step}"
+    assert month_summary() == recount_months(), f"months after {step}"
     assert expected, f"after {step}: nothing counted, the check would prove nothing"
 
 
@@ -118,6 +140,15 @@ def test_summary_equals_a_recount_after_every_write_path(user, other_user):
     assert_exact("manual tags set")
     asset_manual_tags_set(asset=first, labels=["sky"])
     assert_exact("manual tags replaced")
+
+    # Dates: one picture's camera date set, then a bulk change of several (both move their labels too).
+    Asset.objects.filter(pk=first.pk).update(taken_at=datetime(2019, 3, 31, 23, 30, tzinfo=UTC))
+    assert_exact("date taken set")
+    Asset.objects.filter(owner=user).update(created_at=datetime(2021, 7, 1, tzinfo=UTC))
+    assert_exact("upload dates changed in bulk")
+    Asset.objects.filter(pk=first.pk).update(taken_at=None)
+    assert_exact("date taken cleared")
+    assert len(recount_months()[(user.pk, None)]) == 1
 
     mine = Asset.objects.filter(owner=user)
     assets_bulk_action(assets=mine, action="add_tag", label="holiday")
@@ -162,6 +193,7 @@ def test_summary_equals_a_recount_after_every_write_path(user, other_user):
 
     label_counts_compact(min_rows=1)
     assert LabelCount.objects.filter(owner_id=user.pk).count() == 1
+    assert MonthCount.objects.filter(owner_id=user.pk).count() == 2  # third: every asset, and its dog
     assert LabelPairCount.objects.filter(owner_id=user.pk).count() == 0  # third's one tag pairs with nothing
     assert_exact("compaction")
     get_user_model().objects.filter(pk=other_user.pk).delete()
