@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection
 from django.db.models import QuerySet
 
 from integrations.models import ApiToken, CocoImportJob, Webhook, WebhookDelivery
@@ -24,6 +25,15 @@ def webhook_get(*, user: AbstractBaseUser | AnonymousUser, webhook_id: int | str
     if not 0 < key < 2**63:
         return None
     return webhooks_of(user).filter(pk=key).first()
+
+
+def owner_has_active_webhooks(owner_id: int) -> bool:
+    """Whether anyone listens, asked once per tagged asset by the worker: one plain statement, since the
+    ORM's compilation (~0.7 ms on a small CPU) was most of this lookup's cost."""
+    table = connection.ops.quote_name(Webhook._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} WHERE owner_id = %s AND active LIMIT 1", [owner_id])
+        return cursor.fetchone() is not None
 
 
 def deliveries_of(*, webhook: Webhook) -> QuerySet[WebhookDelivery]:

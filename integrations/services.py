@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from integrations import webhooks
 from integrations.models import PING_EVENT, ApiToken, Webhook, WebhookDelivery, WebhookEvent
+from integrations.selectors import owner_has_active_webhooks
 from media.links import asset_file_paths, signed_file_paths, site_url
 from media.models import Asset, TaggingStatus
 
@@ -293,6 +294,8 @@ def webhook_event_emit(
         if asset is None:
             return []
         owner_id = asset.owner_id
+    elif not owner_has_active_webhooks(owner_id):
+        return []
     hooks = [hook for hook in Webhook.objects.filter(owner_id=owner_id, active=True) if hook.wants(event)]
     if not hooks:
         return []

@@ -89,6 +89,20 @@ def test_an_owner_with_a_webhook_still_gets_the_event(user, other_user):
     assert WebhookDelivery.objects.count() == 1  # the other user's hook heard nothing
 
 
+def test_an_owner_whose_hooks_are_all_off_gets_nothing(user):
+    """The worker's quick "does anyone listen" check honours ``active``."""
+    from integrations.selectors import owner_has_active_webhooks
+
+    hook = Webhook.objects.create(owner=user, url="https://hooks.example.com/in", secret="s" * 32,
+                                  events=[EVENT], active=False)
+    assert not owner_has_active_webhooks(user.pk)
+    asset = upload_scene(user, three_shapes_scene(background=(240, 240, 240)))
+    run_detection(asset_id=str(asset.pk), task_id="q-off")
+    assert WebhookDelivery.objects.count() == 0
+    Webhook.objects.filter(pk=hook.pk).update(active=True)
+    assert owner_has_active_webhooks(user.pk)
+
+
 def services_reset(asset) -> None:
     from media.models import Asset
     from tagging.services import tagging_reset
