@@ -64,8 +64,10 @@ class ReviewState(models.TextChoices):
 class Detection(models.Model):
     """One object in one image. The box is null for a manual tag without a box."""
 
-    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="detections")
-    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="detections")
+    # No single-column indexes: detection_asset_source (asset, ...) and detection_label_confidence
+    # (label, ...) start with them, and every detection a worker writes would update both twice.
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="detections", db_index=False)
+    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="detections", db_index=False)
     confidence = models.FloatField()
     x = models.PositiveIntegerField(null=True, blank=True)
     y = models.PositiveIntegerField(null=True, blank=True)

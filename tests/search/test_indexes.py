@@ -1,5 +1,5 @@
 """The search tables' indexes after all migrations: no index repeats the leading columns of another
-(each one costs every tag write and disk, docs/search.md "Sizes"), and the partial index of a user's
+(each one costs every tag and detection write and disk, docs/search.md "Sizes"), and the partial index of a user's
 live asset ids that facets of a search read index-only is there. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ def keys(name: str, columns: tuple[str, ...]) -> tuple[str, ...]:
     return columns[: KEYS[name]] if connection.vendor == "postgresql" and name in KEYS else columns
 
 
-def test_no_tag_summary_index_is_covered_by_another() -> None:
-    """A plain index is redundant when another starts with its key columns and holds all its columns."""
-    found = indexes("tagging_assettag")
-    assert {"asset_tag_owner_label_cover", "asset_tag_asset_cover", "asset_tag_unique_label"} <= set(found)
-    redundant = [
+def redundant_indexes(table: str) -> list[tuple[str, str]]:
+    """(index, the index that serves it): a plain index is redundant when another starts with its key
+    columns and holds all its columns."""
+    found = indexes(table)
+    return [
         (name, other)
         for name, (cols, unique) in found.items()
         for other, (other_cols, _) in found.items()
@@ -45,8 +45,21 @@ def test_no_tag_summary_index_is_covered_by_another() -> None:
         and keys(other, other_cols)[: len(keys(name, cols))] == keys(name, cols)
         and set(cols) <= set(other_cols)
     ]
-    assert redundant == [], "indexes another one already serves"
+
+
+def test_no_tag_summary_index_is_covered_by_another() -> None:
+    found = indexes("tagging_assettag")
+    assert {"asset_tag_owner_label_cover", "asset_tag_asset_cover", "asset_tag_unique_label"} <= set(found)
+    assert redundant_indexes("tagging_assettag") == [], "indexes another one already serves"
     assert "asset_tag_owner_label" not in found
+
+
+def test_no_detection_index_is_covered_by_another() -> None:
+    """Every detection row a worker writes updates each index: the foreign keys' own indexes on asset and
+    label are served by (asset, source, review) and (label, confidence)."""
+    found = indexes("tagging_detection")
+    assert {"detection_asset_source", "detection_label_confidence"} <= set(found)
+    assert redundant_indexes("tagging_detection") == [], "indexes another one already serves"
 
 
 def test_live_assets_index() -> None:
