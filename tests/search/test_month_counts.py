@@ -7,10 +7,12 @@ That the summary stays equal to a recount after every write path is tests/search
 from __future__ import annotations
 
 import importlib
+import threading
+import time
 from datetime import UTC, date, datetime
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from media.models import Asset
 from media.selectors import assets_visible_to
@@ -20,9 +22,10 @@ from search.selectors import assets_filter, query_parse
 from search.timeline import timeline_months_grouped
 from tagging.boxes import Box
 from tagging.label_counts import label_counts_compact
-from tagging.models import Label, MonthCount
+from tagging.models import AssetTag, Label, MonthCount
 from tagging.month_counts import month_counts_available, month_counts_of, month_counts_zone, month_counts_zone_follow
 from tagging.tasks import sweep_stale_assets
+from tests.search.test_label_counts import month_summary, recount_months
 from tests.tagged_assets import make_asset, tag
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +133,48 @@ def test_compaction_and_the_migration_backfill_keep_the_counts(user, other_user,
         cursor.execute(importlib.import_module("tagging.migrations.0011_month_counts").BACKFILL)
     assert {owner: month_counts_of(owner_id=owner) for owner in (user.pk, other_user.pk)} == before
     assert month_counts_of(owner_id=user.pk, label_id=dog) == dog_before
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("first", ["tag", "date"])
+def test_a_tag_and_a_date_change_of_one_picture_at_once_count_it_once_in_its_new_month(user, first):
+    """The tag triggers lock the picture before counting (the label summary's trigger fires first), so
+    whichever side comes second waits and then sees the other's committed change."""
+    asset = make_asset(user)
+    Asset.objects.filter(pk=asset.pk).update(taken_at=datetime(2024, 1, 15, tzinfo=UTC))
+    dog = Label.objects.get_or_create(name="dog")[0]
+    first_done, second_started = threading.Event(), threading.Event()
+    finished: dict[str, float] = {}
+    errors: list[BaseException] = []
+
+    def change(name: str, *, hold: bool) -> None:
+        try:
+            with transaction.atomic():
+                if name == "tag":
+                    AssetTag.objects.create(asset=asset, owner=user, label=dog, confidence=0.9, count=1)
+                else:
+                    Asset.objects.filter(pk=asset.pk).update(taken_at=datetime(2020, 5, 1, tzinfo=UTC))
+                if hold:
+                    first_done.set()
+                    second_started.wait(10)
+                    time.sleep(0.5)  # the other side is now waiting for the picture's lock
+            finished[name] = time.monotonic()
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    second = "date" if first == "tag" else "tag"
+    one = threading.Thread(target=change, args=(first,), kwargs={"hold": True})
+    one.start()
+    assert first_done.wait(10)
+    other = threading.Thread(target=change, args=(second,), kwargs={"hold": False})
+    second_started.set()
+    other.start()
+    one.join(20)
+    other.join(20)
+    assert not errors
+    assert finished[second] >= finished[first], "the second writer did not wait for the first"
+    assert month_counts_of(owner_id=user.pk, label_id=dog.pk) == {date(2020, 5, 1): 1}
+    assert month_summary() == recount_months()
