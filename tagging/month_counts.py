@@ -50,13 +50,20 @@ def month_counts_of(*, owner_id: int, label_id: int | None = None) -> dict[date,
     return {month: total for month, total in rows if total > 0}
 
 
-def month_counts_rebuild(*, zone: str) -> int:
-    """Count every month again in ``zone`` and make the triggers use it; returns the summary's rows.
+def month_counts_rebuild(*, zone: str) -> int | None:
+    """Count every month again in ``zone`` and make the triggers use it; returns the summary's rows, or
+    None if it already counts in ``zone`` (another process rebuilt it first).
 
     Blocks writes to assets and tags while it counts (a few seconds per million assets), so it runs
-    only when the zone changed."""
+    only when the zone changed. The source tables are locked before the summary (the order in which
+    every trigger takes them), so a rebuild and a writer never wait on each other in a circle, and two
+    rebuilds take turns on the summary's lock."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("LOCK TABLE tagging_assettag, media_asset IN SHARE MODE")
+        cursor.execute("LOCK TABLE tagging_monthcount IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute("SELECT tagging_timeline_zone()")
+        if cursor.fetchone()[0] == zone:
+            return None
         cursor.execute(_MIGRATION.zone_functions(zone))
         cursor.execute("DELETE FROM tagging_monthcount")
         cursor.execute(_MIGRATION.BACKFILL)
@@ -64,10 +71,12 @@ def month_counts_rebuild(*, zone: str) -> int:
 
 
 def month_counts_zone_follow() -> bool:
-    """Rebuild the summary if ``TIME_ZONE`` changed since it was built; True if it did."""
+    """Rebuild the summary if ``TIME_ZONE`` changed since it was built; True if this call did."""
     zone = month_counts_zone()
     if zone is None or zone == settings.TIME_ZONE:
         return False
     rows = month_counts_rebuild(zone=settings.TIME_ZONE)
+    if rows is None:
+        return False
     logger.warning("timeline months: TIME_ZONE is now %s (was %s), recounted %d rows", settings.TIME_ZONE, zone, rows)
     return True
