@@ -7,8 +7,10 @@ PostgreSQL triggers write the deltas (migrations 0005, 0009); on other databases
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 
 from tagging.models import LabelCount, LabelPairCount, MonthCount
 
@@ -21,28 +23,20 @@ def label_counts_available() -> bool:
     return connection.vendor == "postgresql"
 
 
+def delta_totals(rows: QuerySet[Any], key: str) -> dict[Any, int]:
+    """``key`` -> the sum of ``assets`` over a summary's delta rows, keys whose total is 0 left out."""
+    totals = rows.order_by().values(key).annotate(total=Sum("assets")).values_list(key, "total")
+    return {value: total for value, total in totals if total > 0}
+
+
 def label_counts_of(*, owner_id: int) -> dict[int, int]:
     """Label id -> how many of the owner's assets outside the trash carry it (labels with none left out)."""
-    rows = (
-        LabelCount.objects.filter(owner_id=owner_id)
-        .order_by()
-        .values("label_id")
-        .annotate(total=Sum("assets"))
-        .values_list("label_id", "total")
-    )
-    return {label_id: total for label_id, total in rows if total > 0}
+    return delta_totals(LabelCount.objects.filter(owner_id=owner_id), "label_id")
 
 
 def label_pairs_of(*, owner_id: int, label_id: int) -> dict[int, int]:
     """Other label id -> how many of the owner's assets outside the trash carry both it and ``label_id``."""
-    rows = (
-        LabelPairCount.objects.filter(owner_id=owner_id, label_id=label_id)
-        .order_by()
-        .values("other_id")
-        .annotate(total=Sum("assets"))
-        .values_list("other_id", "total")
-    )
-    return {other_id: total for other_id, total in rows if total > 0}
+    return delta_totals(LabelPairCount.objects.filter(owner_id=owner_id, label_id=label_id), "other_id")
 
 
 def label_counts_compact(*, min_rows: int = COMPACT_AFTER_ROWS) -> int:

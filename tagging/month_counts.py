@@ -15,13 +15,11 @@ from datetime import date
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Sum
 
+from tagging.label_counts import delta_totals
 from tagging.models import MonthCount
 
 logger = logging.getLogger(__name__)
-# The SQL the migration installed: rebuilding in a new zone runs the same statements.
-_MIGRATION = importlib.import_module("tagging.migrations.0011_month_counts")
 
 
 def month_counts_zone() -> str | None:
@@ -40,14 +38,7 @@ def month_counts_available() -> bool:
 def month_counts_of(*, owner_id: int, label_id: int | None = None) -> dict[date, int]:
     """Month (its first day) -> how many of the owner's assets outside the trash fall in it (with
     ``label_id``: those carrying that label); months with none left out."""
-    rows = (
-        MonthCount.objects.filter(owner_id=owner_id, label_id=label_id)
-        .order_by()
-        .values("month")
-        .annotate(total=Sum("assets"))
-        .values_list("month", "total")
-    )
-    return {month: total for month, total in rows if total > 0}
+    return delta_totals(MonthCount.objects.filter(owner_id=owner_id, label_id=label_id), "month")
 
 
 def month_counts_rebuild(*, zone: str) -> int | None:
@@ -64,9 +55,11 @@ def month_counts_rebuild(*, zone: str) -> int | None:
         cursor.execute("SELECT tagging_timeline_zone()")
         if cursor.fetchone()[0] == zone:
             return None
-        cursor.execute(_MIGRATION.zone_functions(zone))
+        # The SQL the migration installed: rebuilding in a new zone runs the same statements.
+        migration = importlib.import_module("tagging.migrations.0011_month_counts")
+        cursor.execute(migration.zone_functions(zone))
         cursor.execute("DELETE FROM tagging_monthcount")
-        cursor.execute(_MIGRATION.BACKFILL)
+        cursor.execute(migration.BACKFILL)
         return cursor.rowcount
 
 

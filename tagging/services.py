@@ -340,13 +340,13 @@ def _tag_fresh_image(
     statements. Returns None, having written nothing, when the asset is not such an image or this
     task no longer holds its claim: the general path decides then. Call inside the transaction.
     """
-    names = [normalize_label(found.label) for found in objects]
-    run = _run_row(asset_id=uuid.UUID(str(asset_id)), info=info, succeeded=True, count=len(objects))
     asset = rows.fresh_image_finish(
         asset_id=asset_id, task_id=info.task_id, object_count=len(objects), now=timezone.now()
     )
     if asset is None:
         return None
+    names = [normalize_label(found.label) for found in objects]
+    run = _run_row(asset_id=asset.pk, info=info, succeeded=True, count=len(objects))
     label_ids = rows.label_ids(names)
     for name in set(names) - label_ids.keys():
         label_ids[name] = label_get_or_create(name=name).pk
