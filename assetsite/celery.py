@@ -8,6 +8,8 @@ from typing import Any
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_init
 
+from assetsite.db_reuse import ConnectionRecycler
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assetsite.settings")
 
 app = Celery("assetsite")
@@ -29,16 +31,16 @@ def keep_database_connections(**kwargs: Any) -> None:
         connections[alias].settings_dict["CONN_MAX_AGE"] = settings.WORKER_CONN_MAX_AGE
 
 
+_recycler = ConnectionRecycler()
+
+
 @task_prerun.connect
 @task_postrun.connect
 def recycle_database_connections(sender: Any = None, **kwargs: Any) -> None:
-    """Between tasks, what Django does between requests: close a connection that broke or is too old.
+    """Between tasks, what Django does between requests (assetsite.db_reuse).
 
     Celery's own fixup would close every connection here; CELERY_DB_REUSE_MAX stops that (settings).
     """
     if getattr(getattr(sender, "request", None), "is_eager", False):
         return
-    from django.db import connections
-
-    for connection in connections.all(initialized_only=True):
-        connection.close_if_unusable_or_obsolete()
+    _recycler.recycle()

@@ -448,6 +448,8 @@ TAGGING_MIN_BOX_SIZE = env_int("TAGGING_MIN_BOX_SIZE", 4, minimum=0)
 TAGGING_BATCH_SIZE = env_int("TAGGING_BATCH_SIZE", 0, minimum=0)  # 0: 1 on CPU, 8 on GPU
 TAGGING_TORCH_THREADS = env_int("TAGGING_TORCH_THREADS", 0, minimum=0)  # 0: cores / worker concurrency
 TAGGING_FP16 = env_bool("TAGGING_FP16", True)
+# A worker writes one image's result in a background thread while it detects the next (tagging/result_writer.py).
+TAGGING_WRITE_BEHIND = env_bool("TAGGING_WRITE_BEHIND", True)
 TAGGING_MAX_ATTEMPTS = env_int("TAGGING_MAX_ATTEMPTS", 3, minimum=1)
 TAGGING_SOFT_TIME_LIMIT = env_int("TAGGING_SOFT_TIME_LIMIT", 300, minimum=1)
 TAGGING_TIME_LIMIT = env_int("TAGGING_TIME_LIMIT", 360, minimum=2)

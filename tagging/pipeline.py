@@ -24,7 +24,8 @@ from media.imaging import open_upright_rgb
 from media.models import Asset, AssetKind
 from media.services import video_proxy_wanted
 from media.tasks import video_proxy_enqueue
-from tagging import services
+from tagging import result_writer, services
+from tagging.boxes import DetectedObject
 from tagging.detector import Detector, DetectorError
 from tagging.model_cache import batch_size_for, get_detector
 from tagging.video_pipeline import run_video
@@ -88,7 +89,7 @@ def _run_info(
 
 
 def _hand_back(
-    assets: list[Asset], *, primary_id: uuid.UUID, task_id: str, error: BaseException
+    assets: list[Asset], *, primary_id: uuid.UUID | None, task_id: str, error: BaseException
 ) -> list[uuid.UUID]:
     """After a transient error: put unfinished claims back to pending; the task retry covers the primary.
 
@@ -105,6 +106,32 @@ def _hand_back(
         # The database is down too: the claims stay "processing" and the sweeper frees them later.
         logger.warning("could not hand back %d claimed assets", len(assets))
         return []
+
+
+def _results_write_behind(assets: list[Asset], found: list[list[DetectedObject]], *, info: services.RunInfo) -> None:
+    """Hand the forward pass's results to the writer thread; errors there end as they would here."""
+    from tagging.tasks import released_send  # the task module imports this one lazily
+
+    def write() -> None:
+        written: set[uuid.UUID] = set()
+        try:
+            for asset, objects in zip(assets, found, strict=True):
+                run = services.detections_replace(asset_id=asset.pk, objects=objects, info=info)
+                written.add(asset.pk)
+                logger.info("tagging %s: %s %d objects (written behind)", asset.pk, "tagged" if run else "skipped",
+                            len(objects))
+        except TRANSIENT_ERRORS as error:
+            # The task was acknowledged already: what is handed back goes on the queue again here.
+            unwritten = [asset for asset in assets if asset.pk not in written]
+            released_send(_hand_back(unwritten, primary_id=None, task_id=info.task_id, error=error))
+        except Exception as error:
+            logger.exception("writing detections failed for %s", [str(a.pk) for a in assets])
+            message = f"Saving the detections failed ({type(error).__name__}: {str(error)[:500]})."
+            for asset in assets:
+                if asset.pk not in written:
+                    services.tagging_fail(asset_id=asset.pk, error=message, task_id=info.task_id, info=info)
+
+    result_writer.submit(write, asset_ids=[asset.pk for asset in assets])
 
 
 def _run_video(asset: Asset, detector: Detector, *, info: services.RunInfo) -> Outcome:
@@ -131,9 +158,13 @@ def _run_video(asset: Asset, detector: Detector, *, info: services.RunInfo) -> O
     return Outcome(str(asset.pk), status, detail)
 
 
-def run_detection(*, asset_id: str, task_id: str, model: str = "", worker: str = "") -> list[Outcome]:
+def run_detection(
+    *, asset_id: str, task_id: str, model: str = "", worker: str = "", write_behind: bool = False
+) -> list[Outcome]:
     """Tag ``asset_id`` (and, on a GPU, other waiting assets in the same forward pass).
 
+    With ``write_behind`` the result is written in the background (tagging.result_writer) and the
+    outcome says "writing"; the next image's detection runs meanwhile.
     Raises TransientError when a retry may succeed; every other problem ends the asset ``failed``
     with a message for people.
     """
@@ -196,6 +227,7 @@ def run_detection(*, asset_id: str, task_id: str, model: str = "", worker: str =
             finished.add(asset.pk)
             outcomes.append(Outcome(str(asset.pk), "failed", message))
         if decoded:
+            result_writer.forward_pass_starting()
             found = detector.detect(images, original_sizes=[(asset.width, asset.height) for asset in decoded])
             info = _run_info(
                 detector,
@@ -205,10 +237,18 @@ def run_detection(*, asset_id: str, task_id: str, model: str = "", worker: str =
                 started=started_at,
                 duration_ms=int((time.monotonic() - started) * 1000),
             )
-            for asset, objects in zip(decoded, found, strict=True):
-                run = services.detections_replace(asset_id=asset.pk, objects=objects, info=info)
-                finished.add(asset.pk)
-                outcomes.append(Outcome(str(asset.pk), "tagged" if run else "skipped", f"{len(objects)} objects"))
+            if write_behind:
+                _results_write_behind(decoded, found, info=info)
+                finished.update(asset.pk for asset in decoded)
+                outcomes += [
+                    Outcome(str(asset.pk), "writing", f"{len(objects)} objects")
+                    for asset, objects in zip(decoded, found, strict=True)
+                ]
+            else:
+                for asset, objects in zip(decoded, found, strict=True):
+                    run = services.detections_replace(asset_id=asset.pk, objects=objects, info=info)
+                    finished.add(asset.pk)
+                    outcomes.append(Outcome(str(asset.pk), "tagged" if run else "skipped", f"{len(objects)} objects"))
         for image in images:
             image.close()
     except TRANSIENT_ERRORS as error:

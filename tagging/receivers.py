@@ -6,12 +6,13 @@ import logging
 import os
 from typing import Any
 
-from celery.signals import worker_init, worker_process_init, worker_ready
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown, worker_ready
 from django.db import transaction
 from django.dispatch import receiver
 
 from media.models import Asset, TaggingStatus
 from media.signals import asset_created, asset_restored
+from tagging import result_writer
 from tagging.services import tagging_reset
 from tagging.tasks import sweep_stale_assets, tagging_enqueue
 
@@ -63,6 +64,12 @@ def load_detector_after_fork(**kwargs: Any) -> None:
     except DetectorError as error:
         # The worker keeps running; tasks fail with this message until the weights are fixed.
         logger.error("detector not loaded: %s", error)
+
+
+@worker_process_shutdown.connect
+def finish_written_behind(**kwargs: Any) -> None:
+    """A pool process that exits (warm shutdown, max tasks per child) writes its last result first."""
+    result_writer.flush()
 
 
 @worker_ready.connect

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from media.models import Asset
-from tagging import lanes
+from tagging import lanes, result_writer
 from tagging.label_counts import label_counts_compact
 from tagging.models import BulkRequest
 from tagging.month_counts import month_counts_zone_follow
@@ -43,10 +43,11 @@ def detect_objects(self, asset_id: str, model: str = "") -> list[dict[str, str]]
 
     try:
         outcomes = run_detection(
-            asset_id=asset_id, task_id=self.request.id or "", model=model, worker=self.request.hostname or ""
+            asset_id=asset_id, task_id=self.request.id or "", model=model, worker=self.request.hostname or "",
+            write_behind=result_writer.enabled(in_worker=not self.request.is_eager),
         )
     except TransientError as error:
-        _send_released(error.released)
+        released_send(error.released)
         countdown = min(5 * 2 ** self.request.retries, 300)
         logger.warning("tagging %s interrupted (%s); retrying in %d s", asset_id, error, countdown)
         raise self.retry(exc=error, countdown=countdown) from error
@@ -55,7 +56,7 @@ def detect_objects(self, asset_id: str, model: str = "") -> list[dict[str, str]]
     return [{"asset": o.asset_id, "status": o.status, "detail": o.detail} for o in outcomes]
 
 
-def _send_released(released: Sequence[uuid.UUID]) -> None:
+def released_send(released: Sequence[uuid.UUID]) -> None:
     """Assets batched with an interrupted one and handed back: fresh ones go on the queue again by
     themselves; bulk ones wait for a token in their owner's line."""
     if not released:
@@ -83,6 +84,7 @@ def tag_next(self, token: str) -> list[dict[str, str]]:  # type: ignore[no-untyp
 
     outcomes: list[dict[str, str]] = []
     tried: list[uuid.UUID] = []
+    write_behind = result_writer.enabled(in_worker=not self.request.is_eager)
     try:
         # Another worker may claim the picked asset first: then the next one is due.
         while len(tried) < 5:
@@ -92,13 +94,13 @@ def tag_next(self, token: str) -> list[dict[str, str]]:  # type: ignore[no-untyp
             tried.append(job.asset_id)
             done = run_detection(
                 asset_id=str(job.asset_id), task_id=self.request.id or "", model=job.model,
-                worker=self.request.hostname or "",
+                worker=self.request.hostname or "", write_behind=write_behind,
             )
             outcomes += [{"asset": o.asset_id, "status": o.status, "detail": o.detail, "lane": job.lane} for o in done]
             if any(o.asset_id == str(job.asset_id) and o.status != "skipped" for o in done):
                 break
     except TransientError as error:
-        _send_released(error.released)
+        released_send(error.released)
         if self.request.retries < self.max_retries:
             countdown = min(5 * 2 ** self.request.retries, 300)
             logger.warning("bulk token interrupted (%s); retrying in %d s", error, countdown)

@@ -183,3 +183,40 @@ def test_a_broken_worker_connection_is_replaced_before_the_next_task(settings):
     finally:
         connection.close()
         connection.settings_dict["CONN_MAX_AGE"] = saved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_back_to_back_work_skips_the_health_check_and_work_after_a_pause_gets_it(monkeypatch):
+    """The health check is a round trip per task; a connection used a moment ago needs none."""
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    from assetsite import db_reuse
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a SQLite file has no server to lose (Django does not health-check it)")
+    clock = SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(db_reuse, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    checks = []
+    real_is_usable = connection.is_usable
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(clock.now) or real_is_usable())
+    recycler = db_reuse.ConnectionRecycler()
+    connection.ensure_connection()
+
+    def one_task() -> None:
+        recycler.recycle()  # task_prerun
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        clock.now += 0.05
+        recycler.recycle()  # task_postrun
+        clock.now += 0.002
+
+    one_task()  # the first task after a long pause: checked
+    assert checks == [1000.0]
+    for _ in range(5):
+        one_task()
+    assert len(checks) == 1
+    clock.now += 30  # idle: the server may have dropped the connection meanwhile
+    one_task()
+    assert len(checks) == 2

@@ -125,4 +125,5 @@ def test_one_token_keeps_a_dedicated_bulk_worker_busy_until_the_line_is_empty(me
         wait_all_done([a.pk for a in assets], worker)
 
     assert [a.pk for a in run_order([a.pk for a in assets])] == [a.pk for a in assets]
-    assert "(bulk lane): tagged" in worker.log
+    assert "(bulk lane): writing" in worker.log  # the result is written during the next forward pass
+    assert all(f"tagging {a.pk}: tagged" in worker.log for a in assets)
