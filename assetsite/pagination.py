@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -120,19 +121,39 @@ def keyset_cursor(*, queryset: QuerySet, values: list[Any]) -> str:
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
+def keyset_parts_set(queryset: QuerySet, split: Callable[[QuerySet], list[QuerySet]]) -> QuerySet:
+    """``queryset``, paged through the parts ``split`` makes of it when a page is read (so filters
+    added later are in every part).
+
+    For an order that no index gives for the whole, but one does for each part: ``split`` returns the
+    same rows as querysets whose rows all sort before the next part's, each with the same ordering
+    names as the whole (one cursor serves every part). Other uses of the queryset see the whole.
+    """
+    queryset = queryset.all()
+    queryset.query.keyset_parts = split  # type: ignore[attr-defined]  # Query.clone() keeps it
+    return queryset
+
+
 def keyset_page(*, queryset: QuerySet, cursor: str | None, size: int) -> KeysetPage:
     """One page of an ordered queryset; cursors hold the sort key of an edge row, not an offset,
     so rows added or removed elsewhere do not shift later pages.
     """
     ordering = _ordering(queryset)
     backwards = False
+    values: list[Any] = []
     if cursor:
         values, backwards = _decode(queryset, ordering, cursor)
-        queryset = queryset.filter(_beyond(ordering, values, backwards=backwards))
+    split = getattr(queryset.query, "keyset_parts", None)
+    parts = split(queryset) if split is not None else [queryset]
+    rows: list[Any] = []
+    for part in reversed(parts) if backwards else parts:
+        if cursor:
+            part = part.filter(_beyond(ordering, values, backwards=backwards))
         if backwards:
-            flipped = [field[1:] if field.startswith("-") else f"-{field}" for field in ordering]
-            queryset = queryset.order_by(*flipped)
-    rows = list(queryset[: size + 1])
+            part = part.order_by(*[field[1:] if field.startswith("-") else f"-{field}" for field in ordering])
+        rows += list(part[: size + 1 - len(rows)])
+        if len(rows) > size:
+            break
     more = len(rows) > size
     rows = rows[:size]
     if backwards:

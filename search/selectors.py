@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import partial
 from typing import Any, Literal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from albums.models import Collection, CollectionItem
 from albums.selectors import collections_named
+from assetsite.pagination import keyset_parts_set
 from media.models import Asset
 from media.selectors import assets_visible_to
 from search.labels import SYNONYMS, label_candidates
@@ -336,11 +338,25 @@ def assets_sort(
                 sort_tag=FilteredRelation("tags", condition=Q(tags__label_id=label_id, tags__owner_id=F("owner_id")))
             )
             best = Coalesce(F("sort_tag__confidence"), Value(-1.0), output_field=FloatField())
-        return assets.annotate(sort_confidence=best).order_by("-sort_confidence", "-created_at", "-id")
+        ordered = assets.annotate(sort_confidence=best).order_by("-sort_confidence", "-created_at", "-id")
+        return ordered if label_id is None else keyset_parts_set(ordered, partial(_confidence_parts, label_id=label_id))
     if sort == "objects":
         # Kept on the asset by tags_rebuild, so the (owner, objects, created, id) index gives the order.
         return assets.order_by("-object_count", "-created_at", "-id")
     return assets.order_by("-created_at", "-id")
+
+
+def _confidence_parts(assets: QuerySet[Asset], *, label_id: int) -> list[QuerySet[Asset]]:
+    """A page of a search sorted by a label it does not require, read in two parts: the pictures with
+    the label by its confidence (the (owner, label, confidence) index gives that order), then the
+    others newest first (the newest-first index). Ranked as a whole, every match would be read to
+    sort on ``COALESCE(confidence, -1)``, which no index holds."""
+    with_label = assets.filter(tags__label_id=label_id, tags__owner_id=F("owner_id")).annotate(
+        sort_confidence=F("tags__confidence")
+    )
+    labelled = AssetTag.objects.filter(asset_id=OuterRef("pk"), owner_id=OuterRef("owner_id"), label_id=label_id)
+    without = assets.filter(~Exists(labelled)).annotate(sort_confidence=Value(-1.0, output_field=FloatField()))
+    return [with_label, without]
 
 
 def assets_search(
