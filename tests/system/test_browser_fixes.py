@@ -314,7 +314,12 @@ def test_upload_refusals_and_a_backlog(browser, live_server, sent):
     waiting = page.locator(".upload-item", has_text="queued.png")
     waiting.locator("text=waiting for a worker").wait_for()
     assert waiting.locator("progress").evaluate("bar => bar.value") == 100
-    assert waiting.locator("img.thumb").evaluate("img => img.complete && img.naturalWidth > 0")
+    # The preview loads after the bar fills (a busy machine takes a moment); a broken one never would.
+    waiting.locator("img.thumb").wait_for()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.upload-item img.thumb')]"
+        ".some((img) => img.complete && img.naturalWidth > 0)"
+    )
     summary = page.locator("#overall-summary")
     page.wait_for_function("() => document.getElementById('overall-summary').textContent.includes('waiting')")
     assert summary.inner_text() == "1 of 3 uploaded · 2 refused · 1 waiting for a worker."
