@@ -121,17 +121,37 @@ def keyset_cursor(*, queryset: QuerySet, values: list[Any]) -> str:
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def keyset_parts_set(queryset: QuerySet, split: Callable[[QuerySet], list[QuerySet]]) -> QuerySet:
+@dataclass(frozen=True)
+class KeysetPart:
+    """One part of a queryset paged in parts (``keyset_parts_set``). ``first_value``: the value every
+    row of the part has for the first sort key, if it is one constant; the part is then paged on the
+    remaining keys alone, which an index can follow."""
+
+    queryset: QuerySet
+    first_value: Any = None
+
+
+def keyset_parts_set(queryset: QuerySet, split: Callable[[QuerySet], list[KeysetPart]]) -> QuerySet:
     """``queryset``, paged through the parts ``split`` makes of it when a page is read (so filters
     added later are in every part).
 
     For an order that no index gives for the whole, but one does for each part: ``split`` returns the
-    same rows as querysets whose rows all sort before the next part's, each with the same ordering
+    same rows as parts whose rows all sort before the next part's, each with the same ordering
     names as the whole (one cursor serves every part). Other uses of the queryset see the whole.
     """
     queryset = queryset.all()
     queryset.query.keyset_parts = split  # type: ignore[attr-defined]  # Query.clone() keeps it
     return queryset
+
+
+def _part_beyond(part: KeysetPart, ordering: list[str], values: list[Any], *, backwards: bool) -> QuerySet | None:
+    """The part's rows after the cursor (before it when ``backwards``); None when there are none."""
+    if part.first_value is None:
+        return part.queryset.filter(_beyond(ordering, values, backwards=backwards))
+    if values[0] == part.first_value:
+        return part.queryset.filter(_beyond(ordering[1:], values[1:], backwards=backwards))
+    descending = ordering[0].startswith("-") != backwards
+    return part.queryset if (values[0] > part.first_value) == descending else None
 
 
 def keyset_page(*, queryset: QuerySet, cursor: str | None, size: int) -> KeysetPage:
@@ -144,14 +164,15 @@ def keyset_page(*, queryset: QuerySet, cursor: str | None, size: int) -> KeysetP
     if cursor:
         values, backwards = _decode(queryset, ordering, cursor)
     split = getattr(queryset.query, "keyset_parts", None)
-    parts = split(queryset) if split is not None else [queryset]
+    parts = split(queryset) if split is not None else [KeysetPart(queryset)]
     rows: list[Any] = []
     for part in reversed(parts) if backwards else parts:
-        if cursor:
-            part = part.filter(_beyond(ordering, values, backwards=backwards))
+        beyond = _part_beyond(part, ordering, values, backwards=backwards) if cursor else part.queryset
+        if beyond is None:
+            continue
         if backwards:
-            part = part.order_by(*[field[1:] if field.startswith("-") else f"-{field}" for field in ordering])
-        rows += list(part[: size + 1 - len(rows)])
+            beyond = beyond.order_by(*[field[1:] if field.startswith("-") else f"-{field}" for field in ordering])
+        rows += list(beyond[: size + 1 - len(rows)])
         if len(rows) > size:
             break
     more = len(rows) > size

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from albums.models import Collection, CollectionItem
 from albums.selectors import collections_named
-from assetsite.pagination import keyset_parts_set
+from assetsite.pagination import KeysetPart, keyset_parts_set
 from media.models import Asset
 from media.selectors import assets_visible_to
 from search.labels import SYNONYMS, label_candidates
@@ -346,7 +346,7 @@ def assets_sort(
     return assets.order_by("-created_at", "-id")
 
 
-def _confidence_parts(assets: QuerySet[Asset], *, label_id: int) -> list[QuerySet[Asset]]:
+def _confidence_parts(assets: QuerySet[Asset], *, label_id: int) -> list[KeysetPart]:
     """A page of a search sorted by a label it does not require, read in two parts: the pictures with
     the label by its confidence (the (owner, label, confidence) index gives that order), then the
     others newest first (the newest-first index). Ranked as a whole, every match would be read to
@@ -356,7 +356,7 @@ def _confidence_parts(assets: QuerySet[Asset], *, label_id: int) -> list[QuerySe
     )
     labelled = AssetTag.objects.filter(asset_id=OuterRef("pk"), owner_id=OuterRef("owner_id"), label_id=label_id)
     without = assets.filter(~Exists(labelled)).annotate(sort_confidence=Value(-1.0, output_field=FloatField()))
-    return [with_label, without]
+    return [KeysetPart(with_label), KeysetPart(without, first_value=-1.0)]
 
 
 def assets_search(
