@@ -165,13 +165,14 @@ def keyset_page(*, queryset: QuerySet, cursor: str | None, size: int) -> KeysetP
         values, backwards = _decode(queryset, ordering, cursor)
     split = getattr(queryset.query, "keyset_parts", None)
     parts = split(queryset) if split is not None else [KeysetPart(queryset)]
+    flipped = [field[1:] if field.startswith("-") else f"-{field}" for field in ordering]
     rows: list[Any] = []
     for part in reversed(parts) if backwards else parts:
         beyond = _part_beyond(part, ordering, values, backwards=backwards) if cursor else part.queryset
         if beyond is None:
             continue
         if backwards:
-            beyond = beyond.order_by(*[field[1:] if field.startswith("-") else f"-{field}" for field in ordering])
+            beyond = beyond.order_by(*flipped)
         rows += list(beyond[: size + 1 - len(rows)])
         if len(rows) > size:
             break

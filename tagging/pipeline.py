@@ -108,6 +108,19 @@ def _hand_back(
         return []
 
 
+def _results_write(
+    assets: list[Asset], found: list[list[DetectedObject]], *, info: services.RunInfo, written: set[uuid.UUID]
+) -> list[Outcome]:
+    """Store each asset's detections; ``written`` gains each asset as it is stored (the rest, after an
+    error, are the caller's to hand back or fail)."""
+    outcomes = []
+    for asset, objects in zip(assets, found, strict=True):
+        run = services.detections_replace(asset_id=asset.pk, objects=objects, info=info)
+        written.add(asset.pk)
+        outcomes.append(Outcome(str(asset.pk), "tagged" if run else "skipped", f"{len(objects)} objects"))
+    return outcomes
+
+
 def _results_write_behind(assets: list[Asset], found: list[list[DetectedObject]], *, info: services.RunInfo) -> None:
     """Hand the forward pass's results to the writer thread; errors there end as they would here."""
     from tagging.tasks import released_send  # the task module imports this one lazily
@@ -115,11 +128,8 @@ def _results_write_behind(assets: list[Asset], found: list[list[DetectedObject]]
     def write() -> None:
         written: set[uuid.UUID] = set()
         try:
-            for asset, objects in zip(assets, found, strict=True):
-                run = services.detections_replace(asset_id=asset.pk, objects=objects, info=info)
-                written.add(asset.pk)
-                logger.info("tagging %s: %s %d objects (written behind)", asset.pk, "tagged" if run else "skipped",
-                            len(objects))
+            for outcome in _results_write(assets, found, info=info, written=written):
+                logger.info("tagging %s: %s %s (written behind)", outcome.asset_id, outcome.status, outcome.detail)
         except TRANSIENT_ERRORS as error:
             # The task was acknowledged already: what is handed back goes on the queue again here.
             unwritten = [asset for asset in assets if asset.pk not in written]
@@ -245,10 +255,7 @@ def run_detection(
                     for asset, objects in zip(decoded, found, strict=True)
                 ]
             else:
-                for asset, objects in zip(decoded, found, strict=True):
-                    run = services.detections_replace(asset_id=asset.pk, objects=objects, info=info)
-                    finished.add(asset.pk)
-                    outcomes.append(Outcome(str(asset.pk), "tagged" if run else "skipped", f"{len(objects)} objects"))
+                outcomes += _results_write(decoded, found, info=info, written=finished)
         for image in images:
             image.close()
     except TRANSIENT_ERRORS as error:

@@ -38,9 +38,10 @@ _start = threading.Event()
 _recycler = ConnectionRecycler()  # used in the writer thread only
 
 
-def enabled(*, in_worker: bool) -> bool:
-    """Only a real worker process writes behind: eager tasks and direct calls expect the result written."""
-    return in_worker and settings.TAGGING_WRITE_BEHIND
+def enabled(request: Any) -> bool:
+    """Whether a task with this Celery ``request`` writes behind: only one a worker runs does; eager
+    and direct calls expect the result written when they return."""
+    return settings.TAGGING_WRITE_BEHIND and not (request.is_eager or request.called_directly)
 
 
 def submit(write: Callable[[], None], *, asset_ids: Sequence[uuid.UUID]) -> None:
@@ -62,7 +63,7 @@ def forward_pass_starting() -> None:
     _start.set()
 
 
-def flush(**kwargs: Any) -> None:
+def flush() -> None:
     """Write what is behind now and wait for it (the pool process exits, or a test wants it done)."""
     with _lock:
         pending = _pending

@@ -44,7 +44,7 @@ def detect_objects(self, asset_id: str, model: str = "") -> list[dict[str, str]]
     try:
         outcomes = run_detection(
             asset_id=asset_id, task_id=self.request.id or "", model=model, worker=self.request.hostname or "",
-            write_behind=result_writer.enabled(in_worker=not self.request.is_eager),
+            write_behind=result_writer.enabled(self.request),
         )
     except TransientError as error:
         released_send(error.released)
@@ -84,7 +84,7 @@ def tag_next(self, token: str) -> list[dict[str, str]]:  # type: ignore[no-untyp
 
     outcomes: list[dict[str, str]] = []
     tried: list[uuid.UUID] = []
-    write_behind = result_writer.enabled(in_worker=not self.request.is_eager)
+    write_behind = result_writer.enabled(self.request)
     try:
         # Another worker may claim the picked asset first: then the next one is due.
         while len(tried) < 5:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from celery.app.task import Context
 from django.db import OperationalError, connections
 
 from media.models import Asset, TaggingStatus
@@ -68,17 +69,23 @@ def test_a_result_is_written_during_the_next_forward_pass_and_in_order(user, mon
     assert DetectionRun.objects.filter(asset=second, task_id="t-2", succeeded=True).count() == 1
 
 
-def test_a_database_error_while_writing_hands_the_asset_back_and_sends_it_again(user, monkeypatch, sent):
-    asset = upload_scene(user, three_shapes_scene())
-    sent.clear()
+def tag_with_a_failing_write(asset: Asset, monkeypatch, error: Exception) -> Asset:
+    """Tag ``asset`` writing behind while storing the result raises ``error``; the asset afterwards."""
 
-    def database_gone(**kwargs):
-        raise OperationalError("server closed the connection unexpectedly")
+    def failing(**kwargs):
+        raise error
 
-    monkeypatch.setattr(services, "detections_replace", database_gone)
+    monkeypatch.setattr(services, "detections_replace", failing)
     run_detection(asset_id=str(asset.pk), task_id="t-1", write_behind=True)
     result_writer.flush()
     asset.refresh_from_db()
+    return asset
+
+
+def test_a_database_error_while_writing_hands_the_asset_back_and_sends_it_again(user, monkeypatch, sent):
+    asset = upload_scene(user, three_shapes_scene())
+    sent.clear()
+    asset = tag_with_a_failing_write(asset, monkeypatch, OperationalError("server closed the connection unexpectedly"))
     assert asset.tagging_status == TaggingStatus.PENDING and "server closed the connection" in asset.tagging_error
     assert sent == [[str(asset.pk)]]  # its message was acknowledged: it goes on the queue again
 
@@ -89,25 +96,20 @@ def test_a_database_error_while_writing_hands_the_asset_back_and_sends_it_again(
 
 
 def test_a_write_that_fails_for_good_ends_the_asset_failed_with_a_message(user, monkeypatch):
-    asset = upload_scene(user, three_shapes_scene())
-
-    def broken(**kwargs):
-        raise ValueError("box outside the image")
-
-    monkeypatch.setattr(services, "detections_replace", broken)
-    run_detection(asset_id=str(asset.pk), task_id="t-1", write_behind=True)
-    result_writer.flush()
-    asset.refresh_from_db()
+    asset = tag_with_a_failing_write(upload_scene(user, three_shapes_scene()), monkeypatch,
+                                     ValueError("box outside the image"))
     assert asset.tagging_status == TaggingStatus.FAILED
     assert "Saving the detections failed (ValueError: box outside the image)" in asset.tagging_error
     assert DetectionRun.objects.filter(asset=asset, succeeded=False).exists()
 
 
 def test_only_a_worker_writes_behind(user, eager, settings):
-    assert result_writer.enabled(in_worker=True)
-    assert not result_writer.enabled(in_worker=False)
+    in_worker = Context(is_eager=False, called_directly=False)
+    assert result_writer.enabled(in_worker)
+    assert not result_writer.enabled(Context(is_eager=True, called_directly=False))
+    assert not result_writer.enabled(Context())  # a task function called directly
     settings.TAGGING_WRITE_BEHIND = False
-    assert not result_writer.enabled(in_worker=True)
+    assert not result_writer.enabled(in_worker)
     settings.TAGGING_WRITE_BEHIND = True
 
     # An eager task (tests, `retag --now`) has its result written when it returns.
