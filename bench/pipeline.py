@@ -9,7 +9,10 @@ site under `manage.py runserver` (DEBUG=1) and the worker with scripts/run.sh's 
 environment. ``--broker redis`` runs the production setup: gunicorn (DEBUG=0), PostgreSQL and Redis
 (private servers started for the run unless given; testkit/stack.py). The detector is the shipped
 shapes model unless ``--model`` names another (``TAGGING_MODEL`` syntax; COCO models need their
-weights under ``--weights-dir``, nothing is downloaded).
+weights under ``--weights-dir``, nothing is downloaded). Where they are missing, ``--untrained
+fasterrcnn_mobilenet_v3_large_fpn`` times the same architecture with random weights: the same
+layers and arithmetic per image, so the same cost, but no meaningful detections (random heads score
+every class near 1/91, under the threshold, so little is written).
 
 N distinct shapes scenes (JPEG) are made before the clock starts, then uploaded by a few API clients
 as fast as the site accepts them while the worker tags. Figures:
@@ -64,6 +67,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=4, help="concurrent upload clients")
     parser.add_argument("--size", default="640x480", help="image size WxH")
     parser.add_argument("--model", default=str(SHAPES_MODEL), help="TAGGING_MODEL for the worker")
+    parser.add_argument("--untrained", default="", metavar="ARCHITECTURE",
+                        help="timing stand-in for a COCO model whose weights are not here: an untrained checkpoint "
+                             "of this architecture with COCO's 91 classes (same layers and compute; its detections "
+                             "are meaningless, usually none); replaces --model")
     parser.add_argument("--device", default="cpu", help="TAGGING_DEVICE (cuda for the GPU figure)")
     parser.add_argument("--batch-size", type=int, default=0, help="TAGGING_BATCH_SIZE (0: the device default)")
     parser.add_argument("--weights-dir", default="", help="TAGGING_WEIGHTS_DIR (COCO weights, never downloaded)")
@@ -122,6 +129,21 @@ class Database:
         self.conn.close()  # type: ignore[attr-defined]
 
 
+def untrained_checkpoint(architecture: str, workdir: Path) -> Path:
+    """A checkpoint of ``architecture`` with COCO's classes and random weights, for timing only."""
+    import torch  # the bench's own process needs torch only here
+
+    from tagging.coco_categories import COCO_CATEGORIES
+    from tagging.detector import build_architecture, save_checkpoint
+
+    torch.manual_seed(0)
+    path = workdir / f"untrained-{architecture}.pt"
+    model = build_architecture(architecture, num_classes=len(COCO_CATEGORIES))
+    save_checkpoint(path, model=model, architecture=architecture, categories=COCO_CATEGORIES,
+                    metadata={"note": "untrained: bench/pipeline.py --untrained, timing only"})
+    return path
+
+
 def as_utc(value: object) -> datetime:
     if isinstance(value, datetime):
         moment = value
@@ -170,6 +192,8 @@ def run(args: argparse.Namespace) -> dict:
     postgres: Postgres | None = None
     redis_server: Redis | None = None
     db: Database | None = None
+    if args.untrained:
+        args.model = str(untrained_checkpoint(args.untrained, workdir))
     print(f"Generating {args.n} distinct {width}×{height} JPEG scenes ...", flush=True)
     bodies = [multipart(index, data) for index, data in enumerate(make_jpegs(args.n, (width, height)))]
     try:
