@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from assetsite.pagination import keyset_page
 from search.query import parse_query
-from search.selectors import assets_search
+from search.selectors import assets_search, results_count
 from tests.search.test_search import make_asset
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def cats_and_dogs(user, other_user) -> None:
 
 
 def ranking(user) -> list[str]:
-    """The whole ranking in one query (as counts and the viewer's neighbours see it)."""
+    """The whole ranking in one query: what the pages read in parts must add up to."""
     return [asset.original_filename for asset in assets_search(user=user, query=parse_query("cat OR dog"),
                                                                 sort="confidence")]
 
@@ -77,3 +77,12 @@ def test_a_page_orders_by_an_indexed_column_not_the_whole_ranking(user, cats_and
     assert len(across.captured_queries) == 2
     for query in first.captured_queries + across.captured_queries:
         assert "COALESCE" not in query["sql"].upper(), query["sql"]
+
+
+def test_the_result_count_does_not_rank_the_match(user, cats_and_dogs):
+    with CaptureQueriesContext(connection) as counted:
+        count = results_count(user=user, query=parse_query("cat OR dog"))
+    assert (count.value, count.exact) == (16, True)
+    counting = [query["sql"].upper() for query in counted.captured_queries if "media_asset" in query["sql"]]
+    assert len(counting) == 1
+    assert "COALESCE" not in counting[0] and "ORDER BY" not in counting[0], counting[0]
