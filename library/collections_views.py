@@ -33,6 +33,7 @@ from library.collection_ops import (
     collection_summaries,
     collection_update_checked,
 )
+from media.views import owned_asset_or_404
 from review.forms import SelectionForm
 from review.selectors import SearchInvalid, TooManyAssets, bulk_selection, form_selection
 from search.query import QueryError
@@ -86,6 +87,8 @@ class CollectionDetailView(LoginRequiredMixin, View):
     def get(self, request: HttpRequest, collection_id: Any, *, extra: dict[str, Any] | None = None,
             status: int = 200) -> HttpResponse:
         collection = _collection_or_404(request, collection_id)
+        # ?view=<id> opens the viewer on that picture (static/js/viewer.js), as in the library.
+        viewing = owned_asset_or_404(request, request.GET["view"]) if "view" in request.GET else None
         members = collection_members(collection).prefetch_related(
             Prefetch("tags", queryset=AssetTag.objects.select_related("label").order_by("-confidence"))
         )
@@ -102,6 +105,7 @@ class CollectionDetailView(LoginRequiredMixin, View):
             "next_url": f"?cursor={page.next_cursor}" if page.next_cursor else None,
             "previous_url": f"?cursor={page.previous_cursor}" if page.previous_cursor else None,
             "here": request.get_full_path(),
+            "viewing": viewing,
             "errors": {},
             **(extra or {}),
         }

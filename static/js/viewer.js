@@ -1,4 +1,4 @@
-// The viewer: a picture of the library's results full-window over the grid. ←/→ go through the results
+// The viewer: a picture of the library's results (or a collection's) full-window over the grid. ←/→ go through the results
 // (past the loaded cards: library.js loads the next page through the keyset links), +/−/wheel/double-click
 // zoom up to the original's own pixels (1), drag pans, b shows or hides the boxes, f the heart, Esc goes back
 // to the same place in the grid. Swipe left/right on a phone. The address says ?view=<id>, so the open
@@ -37,7 +37,7 @@
     '<button type="button" class="lightbox-button" data-act="zoom-in" title="Zoom in (+)"><span aria-hidden="true">+</span><span class="visually-hidden">Zoom in</span></button>' +
     '<button type="button" class="lightbox-button" data-act="actual" title="The original\'s pixels (1); fit (0)">1:1</button>' +
     '<a class="lightbox-button lightbox-details" id="lightbox-details" href="#">Details</a>' +
-    '<button type="button" class="lightbox-button" data-act="close" title="Back to the library (Esc)"><span aria-hidden="true">✕</span><span class="visually-hidden">Close</span></button>' +
+    '<button type="button" class="lightbox-button" data-act="close" title="Back to the pictures (Esc)"><span aria-hidden="true">✕</span><span class="visually-hidden">Close</span></button>' +
     '</span></div>' +
     '<div class="lightbox-stage" id="lightbox-stage">' +
     '<div class="lightbox-frame" id="lightbox-frame"><img id="lightbox-img" alt="" draggable="false"><div class="lightbox-boxes" id="lightbox-boxes"></div></div>' +
@@ -45,7 +45,7 @@
     '<button type="button" class="lightbox-nav lightbox-next" data-act="next" title="Next (→)"><span aria-hidden="true">›</span><span class="visually-hidden">Next picture</span></button>' +
     '</div>' +
     '<p class="lightbox-status" id="lightbox-status" role="status"></p>' +
-    '<p class="visually-hidden" id="lightbox-keys">Left and right arrows: previous and next picture. Plus and minus: zoom; 1: the original\'s pixels; 0: fit. B: boxes. F: favourite. Escape: back to the library.</p>';
+    '<p class="visually-hidden" id="lightbox-keys">Left and right arrows: previous and next picture. Plus and minus: zoom; 1: the original\'s pixels; 0: fit. B: boxes. F: favourite. Escape: back to the pictures.</p>';
   document.body.appendChild(root);
 
   function el(id) { return document.getElementById(id); }
@@ -155,7 +155,11 @@
     var index = list.indexOf(cardOf(currentId));
     var total = grid ? Number(grid.getAttribute("data-total")) || list.length : 0;
     var more = grid && grid.hasAttribute("data-total-more") ? "+" : "";  // counted up to a limit
-    el("lightbox-position").textContent = index >= 0 ? (index + 1) + " of " + total.toLocaleString() + more : "";
+    // A page reached by its link starts at an unknown offset (keyset cursors): count within the page.
+    var text = document.querySelector("a[rel=prev]")
+      ? (index + 1) + " of " + list.length + " on this page"
+      : (index + 1) + " of " + total.toLocaleString() + more;
+    el("lightbox-position").textContent = index >= 0 ? text : "";
     return index;
   }
 
@@ -263,7 +267,8 @@
       });
       return;
     }
-    status("This is the last picture.");
+    // Pages without endless loading (a collection's) say where the next ones are.
+    status("This is the last picture" + (document.querySelector("a[rel=next]") ? " on this page." : "."));
   }
 
   function go(card) {

@@ -191,3 +191,20 @@ def test_the_library_says_when_no_collection_has_that_name(web_client, pets):
     page = web_client.get("/", {"q": 'collection:"Nowhere"'})
     assert page.status_code == 200 and list(page.context["assets"]) == []
     assert "You have no collection called <q>Nowhere</q>." in page.content.decode()
+
+
+def test_a_collection_page_opens_the_viewer_on_the_owners_pictures_only(web_client, pets, foreign):
+    walks = web_client.post("/collections/", {"name": "Walks", "kind": "manual"})
+    collection = Collection.objects.get(name="Walks")
+    web_client.post("/collections/add/", {"ids": [pets["dog.png"].pk], "collection_name": "Walks"})
+    assert walks.status_code == 302
+
+    page = web_client.get(f"/collections/{collection.pk}/?view={pets['cat.png'].pk}")
+    html = page.content.decode()
+    assert page.status_code == 200 and page.context["viewing"] == pets["cat.png"]
+    assert f'id="viewer-start" data-asset-id="{pets["cat.png"].pk}"' in html and "js/viewer.js" in html
+    assert f'data-api-url="/api/assets/{pets["dog.png"].pk}/"' in html  # each card, for the viewer's ←/→
+    # Someone else's picture, or no picture at all: as if it did not exist.
+    assert web_client.get(f"/collections/{collection.pk}/?view={foreign.pk}").status_code == 404
+    assert web_client.get(f"/collections/{collection.pk}/?view=not-an-id").status_code == 404
+    assert web_client.get(f"/collections/{collection.pk}/").context["viewing"] is None

@@ -215,6 +215,50 @@ def test_viewer_shows_a_tiff_at_its_own_pixels_through_a_rendition(browser, live
     assert tab.unexpected_errors() == [], tab.errors
 
 
+def test_viewer_opens_from_a_collections_own_page(browser, live_server, viewer_user, monkeypatch):
+    from albums.services import collection_add, collection_create
+    from library.collections_views import CollectionDetailView
+
+    monkeypatch.setattr(CollectionDetailView, "page_size", 3)
+    assets = make_library(viewer_user, 5)
+    walks = collection_create(owner=viewer_user, name="Walks")
+    collection_add(collection=walks, assets=Asset.objects.filter(pk__in=[a.pk for a in assets[:4]]))
+    tab = logged_in(browser, live_server, viewer_user)
+    page = tab.page
+    tab.go(f"/collections/{walks.pk}/")
+    assert page.locator("#grid .card").count() == 3
+
+    page.locator("#grid .card-link").first.click()
+    wait_shown(page, "pic-00.png")
+    assert f"view={assets[0].pk}" in page.url
+    assert page.locator("#lightbox-position").inner_text() == "1 of 4"
+    assert page.locator("#lightbox-boxes .lightbox-box").count() == len(SHAPES[0])
+    for index in (1, 2):
+        page.keyboard.press("ArrowRight")
+        wait_shown(page, f"pic-{index:02d}.png")
+    # No endless loading on this page: the viewer says the rest is behind the page's Next link.
+    page.keyboard.press("ArrowRight")
+    page.locator("#lightbox-status", has_text="This is the last picture on this page.").wait_for()
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => document.getElementById('lightbox').hidden")
+    assert "view=" not in page.url
+
+    # The next page, reached through its link, counts within itself (a keyset page has no offset).
+    page.get_by_role("link", name="Next →").click()
+    page.locator("#grid .card").first.wait_for()
+    page.locator("#grid .card-link").first.click()
+    wait_shown(page, "pic-03.png")
+    assert page.locator("#lightbox-position").inner_text() == "1 of 1 on this page"
+    assert tab.unexpected_errors() == [], tab.errors
+
+    # Opened by address: the owner's picture, not someone else's.
+    stranger = UserFactory(username="stranger", password=PASSWORD)
+    theirs = make_library(stranger, 1, first=7)[0]
+    page.goto(f"{live_server.url}/collections/{walks.pk}/?view={assets[1].pk}")
+    wait_shown(page, "pic-01.png")
+    assert page.goto(f"{live_server.url}/collections/{walks.pk}/?view={theirs.pk}").status == 404
+
+
 def test_viewer_swipes_on_a_phone_and_pages_work_without_javascript(browser, live_server, viewer_user):
     assets = make_library(viewer_user, 3)
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
