@@ -88,7 +88,8 @@ class CollectionDetailView(LoginRequiredMixin, View):
             status: int = 200) -> HttpResponse:
         collection = _collection_or_404(request, collection_id)
         # ?view=<id> opens the viewer on that picture (static/js/viewer.js), as in the library.
-        viewing = owned_asset_or_404(request, request.GET["view"]) if "view" in request.GET else None
+        params = request.GET.copy()
+        viewing = owned_asset_or_404(request, params.pop("view")[-1]) if "view" in params else None
         members = collection_members(collection).prefetch_related(
             Prefetch("tags", queryset=AssetTag.objects.select_related("label").order_by("-confidence"))
         )
@@ -104,7 +105,8 @@ class CollectionDetailView(LoginRequiredMixin, View):
             "share": share_link_live(collection=collection),
             "next_url": f"?cursor={page.next_cursor}" if page.next_cursor else None,
             "previous_url": f"?cursor={page.previous_cursor}" if page.previous_cursor else None,
-            "here": request.get_full_path(),
+            # Where the page's forms come back to: without the viewer (an action closes it).
+            "here": request.path + (f"?{params.urlencode()}" if params else ""),
             "viewing": viewing,
             "errors": {},
             **(extra or {}),

@@ -204,6 +204,7 @@ def test_a_collection_page_opens_the_viewer_on_the_owners_pictures_only(web_clie
     assert page.status_code == 200 and page.context["viewing"] == pets["cat.png"]
     assert f'id="viewer-start" data-asset-id="{pets["cat.png"].pk}"' in html and "js/viewer.js" in html
     assert f'data-api-url="/api/assets/{pets["dog.png"].pk}/"' in html  # each card, for the viewer's ←/→
+    assert page.context["here"] == f"/collections/{collection.pk}/"  # forms come back without the viewer
     # Someone else's picture, or no picture at all: as if it did not exist.
     assert web_client.get(f"/collections/{collection.pk}/?view={foreign.pk}").status_code == 404
     assert web_client.get(f"/collections/{collection.pk}/?view=not-an-id").status_code == 404
