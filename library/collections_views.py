@@ -33,7 +33,7 @@ from library.collection_ops import (
     collection_summaries,
     collection_update_checked,
 )
-from media.views import owned_asset_or_404
+from library.views import viewer_opened
 from review.forms import SelectionForm
 from review.selectors import SearchInvalid, TooManyAssets, bulk_selection, form_selection
 from search.query import QueryError
@@ -87,9 +87,7 @@ class CollectionDetailView(LoginRequiredMixin, View):
     def get(self, request: HttpRequest, collection_id: Any, *, extra: dict[str, Any] | None = None,
             status: int = 200) -> HttpResponse:
         collection = _collection_or_404(request, collection_id)
-        # ?view=<id> opens the viewer on that picture (static/js/viewer.js), as in the library.
-        params = request.GET.copy()
-        viewing = owned_asset_or_404(request, params.pop("view")[-1]) if "view" in params else None
+        viewing, params = viewer_opened(request)
         members = collection_members(collection).prefetch_related(
             Prefetch("tags", queryset=AssetTag.objects.select_related("label").order_by("-confidence"))
         )

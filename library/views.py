@@ -8,7 +8,6 @@ review queue are ``review.views``.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db.models import Prefetch, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
@@ -63,9 +62,7 @@ class LibraryView(LoginRequiredMixin, View):
         )
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        # ?view=<id> opens the viewer on that picture (static/js/viewer.js); the rest is the search.
-        params = request.GET.copy()
-        viewing = owned_asset_or_404(request, _uuid_or_404(params.pop("view")[-1])) if "view" in params else None
+        viewing, params = viewer_opened(request)  # the rest of the query string is the search
         filterset = AssetFilter(data=params, queryset=self.get_queryset(), request=request)
         sort_notice = ""
         if not filterset.is_valid() and set(filterset.errors) == {"sort"} and params.get("sort") == "confidence":
@@ -175,11 +172,12 @@ class LibraryView(LoginRequiredMixin, View):
         return facets
 
 
-def _uuid_or_404(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise Http404("No such asset.") from None
+def viewer_opened(request: HttpRequest) -> tuple[Asset | None, QueryDict]:
+    """The picture ``?view=<id>`` opens the viewer on (static/js/viewer.js): the signed-in user's, else
+    a 404 (a malformed id too); and the query string without it."""
+    params = request.GET.copy()
+    viewing = owned_asset_or_404(request, params.pop("view")[-1]) if "view" in params else None
+    return viewing, params
 
 
 def _with(params: QueryDict, **changes: str | None) -> str:
